@@ -1,0 +1,1 @@
+"""Synthetic aneurysm cohort: anatomies, lumen surfaces, exact morphology and synthetic CTA."""

@@ -1,0 +1,34 @@
+"""Configuration of the synthetic cohort generator (ranges from the foundation issue; lengths in mm)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+GENERATOR_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    surface_spacing: float = 0.2  # marching-cubes grid of the lumen surface
+    truth_subdivisions: int = 6  # icosphere level of the sac construction used for ground truth (81,920 faces)
+    parent_radius: tuple[float, float] = (1.2, 2.5)
+    taper: tuple[float, float] = (0.0, 0.12)  # fractional radius loss along the parent
+    parent_length: tuple[float, float] = (28.0, 40.0)
+    turn_deg: tuple[float, float] = (20.0, 55.0)  # bend per control segment (siphon-like curvature)
+    neck: tuple[float, float] = (2.0, 6.0)
+    dome: tuple[float, float] = (3.0, 15.0)  # dome diameter
+    bifurcation_angle_deg: tuple[float, float] = (35.0, 70.0)  # each daughter from the parent axis
+    daughter_length: tuple[float, float] = (12.0, 18.0)
+    extension: float = 10.0  # straight tube continued past each open end (image field of view, clean cuts)
+    image_spacing: tuple[float, float] = (0.3, 0.6)
+    image_margin: float = 3.0
+    kinds: tuple[str, ...] = ("sidewall", "bifurcation")
+    shapes: tuple[str, ...] = ("sphere", "ellipsoid", "lobulated")
+    max_attempts: int = 40
+
+    def digest(self) -> str:
+        """Hash of everything that changes the generated files (with the generator version)."""
+        text = json.dumps({"v": GENERATOR_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,5 @@
+import sys
+
+from iahemo.cli import main
+
+sys.exit(main())
