@@ -110,10 +110,12 @@ def lumen_surface(anat: Anatomy, spacing: float, extension: float) -> pv.PolyDat
     return surf
 
 
-def _sac_pieces(anat: Anatomy, subdivisions: int, vessel: VesselField):
-    """Fine sac wall (each part outside the vessel and the other parts) and the neck segments."""
+def construct_sac(parts, subdivisions: int, vessel) -> Sac:
+    """Fine sac wall (each ellipsoid part outside the vessel and the other parts) and its neck segments.
+
+    ``vessel(p, far)`` is any implicit vessel (negative inside): the union of tubes, or a half-space in tests.
+    """
     pieces, neck = [], []
-    parts = anat.sac.parts
     for i, part in enumerate(parts):
         mesh = part.mesh(subdivisions)
         p = np.asarray(mesh.points)
@@ -195,7 +197,7 @@ def _vessel_context(anat: Anatomy, sac: Sac, centroid: np.ndarray) -> VesselCont
 def morphology_truth(anat: Anatomy, subdivisions: int, extension: float) -> dict:
     """Morphology of the construction itself: sac parts clipped by the exact vessel field, fine meshes."""
     vessel = VesselField(list(anat.branches), extension)
-    sac = _sac_pieces(anat, subdivisions, vessel)
+    sac = construct_sac(anat.sac.parts, subdivisions, vessel)
     if len(sac.neck_segments) < 3 or neck_loop_count(sac.neck_segments) != 1:
         raise GeometryError("the sac does not meet the vessel along exactly one neck contour")
     shape = sac_shape(sac)

@@ -29,11 +29,11 @@ def voxel_centers(origin: np.ndarray, spacing: np.ndarray, shape: tuple[int, int
     return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
 
 
-def _bones(rng, anat, lumen, n: int) -> list[Ellipsoid]:
+def _bones(rng, anat, lumen, n: int, lo: np.ndarray, hi: np.ndarray) -> list[Ellipsoid]:
     """Bright bone-like ellipsoids near (never touching) the vessel, like the skull base around the siphon."""
     out = []
     cl = anat.parent
-    for _ in range(20):
+    for _ in range(200):
         if len(out) == n:
             break
         i = rng.integers(len(cl.points))
@@ -43,6 +43,8 @@ def _bones(rng, anat, lumen, n: int) -> list[Ellipsoid]:
         semi = np.array([rng.uniform(1.0, 3.0), rng.uniform(2.0, 7.0), rng.uniform(1.0, 2.5)])
         rot = frame(rng.normal(size=3), rng.uniform(0, 2 * np.pi))
         center = cl.points[i] + d * (cl.radius[i] + rng.uniform(1.5, 4.0) + semi.max())
+        if np.any(center < lo) or np.any(center > hi):
+            continue  # keep it in the field of view
         bone = Ellipsoid(center, semi, rot)
         probe = bone.mesh(2).points
         if np.min(lumen(np.asarray(probe))) > 1.0:
@@ -74,7 +76,7 @@ def synthetic_cta(
     texture *= rng.uniform(4, 10) / max(float(texture.std()), 1e-9)
     img = brain_hu + texture.ravel() + (lumen_hu - brain_hu) * occupancy
 
-    bones = _bones(rng, anat, lumen, int(rng.integers(1, 4)))
+    bones = _bones(rng, anat, lumen, int(rng.integers(1, 4)), lo, hi)
     bone_hu = rng.uniform(700, 1400)
     for b in bones:
         occ_b = np.clip(0.5 - b.sdf(p) / h, 0.0, 1.0)
