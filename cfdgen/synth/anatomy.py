@@ -8,7 +8,7 @@ import numpy as np
 
 from cfdgen.centerline import Centerline
 from cfdgen.synth.config import SynthConfig
-from cfdgen.synth.sac import Ellipsoid, SacShape, frame, sphere
+from cfdgen.synth.sac import Ellipsoid, SacShape, Stalk, frame, sphere
 from cfdgen.synth.vessel import Branch, perpendicular, random_path, rotate, self_clearance, spline_centerline
 
 
@@ -59,9 +59,11 @@ def _sac(
     major = bool(rng.uniform() < 0.85 or semi[2] - z < 1.2)
     # The tube falls away from its tangent plane, so aim the section of radius a halfway down that sag.
     sag = 0.5 * (r_base - np.sqrt(max(r_base**2 - a**2, 0.0)))
-    center = base + axis * (r_base - sag + (z if major else -z))
-    parts = [Ellipsoid(center, semi, rot)]
-    params = {"shape": shape, "neck_target": 2 * a, "semi_axes": semi.tolist(), "major_cap": major}
+    # A narrow neck under a wide dome gets a visible waist (the stalk between wall and dome), as real ones do.
+    lift = rng.uniform(0.3, 1.0) if (major and a < 0.8 * r_perp) else 0.0
+    center = base + axis * (r_base - sag + lift + (z if major else -z))
+    parts = [Ellipsoid(center, semi, rot), Stalk(base, center, a)]
+    params = {"shape": shape, "neck_target": 2 * a, "semi_axes": semi.tolist(), "major_cap": major, "waist": lift}
     if shape == "lobulated":
         rb = r * rng.uniform(0.3, 0.5)
         tilt = np.radians(rng.uniform(15, 55))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyvista as pv
+from scipy.spatial import cKDTree
 
 from cfdgen import registry
 from cfdgen.errors import GeometryError
@@ -90,6 +91,18 @@ def cut_open(mesh: pv.PolyData, ops: list[Opening], reach: float) -> pv.PolyData
     return out.extract_surface(algorithm="dataset_surface")
 
 
+def project_to_zero_set(points: np.ndarray, field, iterations: int = 3, h: float = 1e-3) -> np.ndarray:
+    """Newton steps onto f = 0: marching cubes rounds concave creases (the neck) by up to half a voxel."""
+    p = np.array(points, dtype=np.float64)
+    offsets = np.eye(3) * h
+    for _ in range(iterations):
+        f = field(p)
+        grad = np.stack([(field(p + o) - field(p - o)) / (2 * h) for o in offsets], axis=1)
+        g2 = np.maximum((grad**2).sum(axis=1), 1e-12)
+        p -= (f / g2)[:, None] * grad
+    return p
+
+
 def lumen_surface(anat: Anatomy, spacing: float, extension: float) -> pv.PolyData:
     """Triangulated lumen with open planar ends and a point array ``sac`` (1 on the sac, 0 elsewhere)."""
     field = LumenField(anat, extension)
@@ -97,6 +110,7 @@ def lumen_surface(anat: Anatomy, spacing: float, extension: float) -> pv.PolyDat
     grid = _grid(lo, hi, spacing)
     grid.point_data["f"] = field(np.asarray(grid.points)).astype(np.float32)
     closed = grid.contour([0.0], scalars="f", method="flying_edges").triangulate().clean()
+    closed.points = project_to_zero_set(np.asarray(closed.points), field)
     ops = openings(anat)
     surf = cut_open(pv.PolyData(closed.points, closed.faces), ops, extension).triangulate().clean()
     surf = surf.connectivity("largest")
@@ -154,12 +168,11 @@ def construct_sac(parts, subdivisions: int, vessel) -> Sac:
     return Sac(vertices, tris, np.vstack(neck) if neck else np.zeros((0, 2, 3)))
 
 
-def neck_loop_count(seg: np.ndarray, tol: float = 1e-6) -> int:
-    """Number of connected loops formed by neck segments (endpoints joined when they coincide)."""
-    pts = np.round(seg.reshape(-1, 3) / tol).astype(np.int64)
-    _, ids = np.unique(pts, axis=0, return_inverse=True)
-    ids = ids.reshape(-1, 2)
-    parent = list(range(ids.max() + 1))
+def neck_loop_count(seg: np.ndarray, tol: float = 0.3) -> int:
+    """Number of connected loops the neck segments form; endpoints closer than ``tol`` mm are joined
+    (arcs from different sac parts meet at triple points only up to the meshes' resolution)."""
+    pts = seg.reshape(-1, 3)
+    parent = np.arange(len(pts))
 
     def find(x):
         while parent[x] != x:
@@ -167,9 +180,10 @@ def neck_loop_count(seg: np.ndarray, tol: float = 1e-6) -> int:
             x = parent[x]
         return x
 
-    for a, b in ids:
+    pairs = np.vstack([np.arange(0, len(pts), 2), np.arange(1, len(pts), 2)]).T
+    for a, b in np.vstack([pairs, np.array(sorted(cKDTree(pts).query_pairs(tol)), dtype=int).reshape(-1, 2)]):
         parent[find(a)] = find(b)
-    return len({find(a) for a in ids[:, 0]})
+    return len({find(a) for a in range(len(pts))})
 
 
 def _vessel_context(anat: Anatomy, sac: Sac, centroid: np.ndarray) -> VesselContext:
