@@ -20,15 +20,12 @@ from cfdgen.surface import triangles  # noqa: E402
 SAC = registry.FIELDS["sac"].key
 
 
-def _surface_panel(ax, surface: pv.PolyData, title: str) -> None:
+def _paint(ax, surface: pv.PolyData, basis: np.ndarray, origin: np.ndarray) -> None:
+    """Flat-shaded orthographic painting of a surface (sac in red) in the plane of ``basis`` rows 0 and 1."""
     p, t = np.asarray(surface.points), triangles(surface)
     sac = np.asarray(surface.point_data[SAC])[t].mean(axis=1) > 0.5
-    centroid = p.mean(0)
-    # orthographic view along the axis of least extent shows the sac beside its parent vessel
-    axes = np.linalg.eigh(np.cov((p - centroid).T))[1]
-    view = (p - centroid) @ axes[:, ::-1]
-    depth = view[t, 2].mean(axis=1)
-    order = np.argsort(depth)
+    view = (p - origin) @ basis.T
+    order = np.argsort(view[t, 2].mean(axis=1))
     n = np.cross(view[t[:, 1]] - view[t[:, 0]], view[t[:, 2]] - view[t[:, 0]])
     shade = 0.35 + 0.65 * np.abs(n[:, 2]) / np.maximum(np.linalg.norm(n, axis=1), 1e-12)
     base = np.where(sac[:, None], np.array([[0.85, 0.25, 0.2]]), np.array([[0.75, 0.75, 0.8]]))
@@ -37,8 +34,59 @@ def _surface_panel(ax, surface: pv.PolyData, title: str) -> None:
     ax.set_xlim(view[:, 0].min(), view[:, 0].max())
     ax.set_ylim(view[:, 1].min(), view[:, 1].max())
     ax.set_aspect("equal")
-    ax.set_title(title, fontsize=8)
     ax.axis("off")
+
+
+def _surface_panel(ax, surface: pv.PolyData, title: str) -> None:
+    p = np.asarray(surface.points)
+    centroid = p.mean(0)
+    # view along the axis of least extent: the sac shows beside its parent vessel
+    axes = np.linalg.eigh(np.cov((p - centroid).T))[1]
+    _paint(ax, surface, axes[:, ::-1].T, centroid)
+    ax.set_title(title, fontsize=8)
+
+
+def morphology_figure(surface, neck_segments, paths, neck, dome_point, values: dict, path: Path) -> Path:
+    """Surface with the sac, neck contour, centerlines and the H / N / W measures drawn, seen side-on."""
+    up = neck.normal
+    along = paths[0].tangent[paths[0].nearest_index(neck.centroid)]
+    e1 = along - (along @ up) * up
+    e1 = e1 / np.linalg.norm(e1) if np.linalg.norm(e1) > 1e-6 else np.cross(up, [1.0, 0, 0])
+    basis = np.array([e1, up, np.cross(e1, up)])
+    origin = neck.centroid
+
+    def proj(x):
+        return (np.atleast_2d(x) - origin) @ basis.T
+
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    _paint(ax, surface, basis, origin)
+    for cl in paths:
+        q = proj(cl.points)
+        ax.plot(q[:, 0], q[:, 1], color="tab:blue", lw=0.8)
+    for seg in neck_segments:
+        q = proj(seg)
+        ax.plot(q[:, 0], q[:, 1], color="black", lw=1.2)
+    h = values["height"]
+    ax.annotate("", xy=(0, h), xytext=(0, 0), arrowprops={"arrowstyle": "<->", "color": "gold", "lw": 1.5})
+    ax.text(0.1, h / 2, f"H {h:.2f} mm", color="gold", fontsize=9, fontweight="bold")
+    n_half = values["neck_diameter"] / 2
+    ax.plot([-n_half, n_half], [0, 0], color="lime", lw=2)
+    ax.text(n_half, -0.4, f"N {2 * n_half:.2f} mm", color="green", fontsize=9, fontweight="bold")
+    w = values["width"]
+    d = proj(dome_point)[0]
+    ax.plot(d[0], d[1], "o", color="gold", ms=4)
+    ax.text(-w / 2, h * 0.55, f"W {w:.2f} mm", color="tab:purple", fontsize=9, fontweight="bold")
+    ax.set_title(
+        f"size {values['size']:.2f} mm   AR {values['aspect_ratio']:.2f}   SR {values['size_ratio']:.2f}   "
+        f"NSI {values['nsi']:.2f}\ninflow angle {values['inflow_angle']:.0f}°   sac red, neck black, "
+        f"centerlines blue",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return Path(path)
 
 
 def _image_panel(ax, image_path: Path, labels_path: Path) -> None:

@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from cfdgen.centerline import Centerline
 from cfdgen.errors import GeometryError
 from cfdgen.morphology import Sac, VesselContext
-from cfdgen.surface import triangles
+from cfdgen.surface import boundary_loops, triangles
 
 DEVIATION = "tube_deviation"
 
@@ -28,6 +28,7 @@ class SacConfig:
     threshold: float = 0.06  # iso-level above the tube wall (fraction of the radius) that defines the neck
     radius_window: float = 4.0  # running-median window of the tube radius, in local radii
     seed_deviation: float = 1.6  # a sac must reach this far out of the tube (else: no aneurysm found)
+    junction_threshold: float = 0.2  # neck level within two radii of a branch point
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +36,7 @@ class SacDetection:
     sac: Sac
     point_mask: np.ndarray  # (n_points,) uint8 on the input surface
     deviation: np.ndarray  # (n_points,)
-    threshold: float
+    threshold: np.ndarray  # per point neck level above the tube wall
     dome_seed: np.ndarray
 
 
@@ -46,11 +47,68 @@ def robust_radius(cl: Centerline, window: float) -> np.ndarray:
     return median_filter(cl.radius, size=size, mode="nearest")
 
 
-def tube_deviation(points: np.ndarray, paths: list[Centerline], cfg: SacConfig) -> np.ndarray:
-    pts = np.vstack([c.points for c in paths])
-    rad = np.concatenate([robust_radius(c, cfg.radius_window) for c in paths])
-    dist, idx = cKDTree(pts).query(points, workers=-1)
-    return dist / rad[idx]
+def _segment(a: np.ndarray, b: np.ndarray, radius: float, step: float):
+    n = max(2, int(np.linalg.norm(b - a) / step) + 1)
+    return a + np.linspace(0.0, 1.0, n)[:, None] * (b - a), np.full(n, radius)
+
+
+def _closest_between_lines(p0, u, q0, v) -> np.ndarray | None:
+    """Midpoint of the shortest segment between two lines; None when they are (nearly) parallel."""
+    w = p0 - q0
+    a, b, c, d, e = u @ u, u @ v, v @ v, u @ w, v @ w
+    den = a * c - b * b
+    if den < 1e-3 * a * c:  # under ~2° apart: no corner to rebuild
+        return None
+    sp, tq = (b * e - c * d) / den, (a * e - b * d) / den
+    return 0.5 * ((p0 + sp * u) + (q0 + tq * v))
+
+
+def junction_tubes(paths: list[Centerline], cfg: SacConfig) -> tuple[list, list[tuple[np.ndarray, float]]]:
+    """Straight tubes that rebuild a bifurcation's corners, which vmtk's paths cut.
+
+    Where two paths part, the branch point B is where the straight parent (3 radii before the split) and the
+    straight branch (3 radii after it) meet; the parent tube is run up to B (its round end reaches one radius
+    past B) and the branch tube back to B — the union of tubes the junction is.
+    """
+    extra, junctions = [], []
+    for a in paths:
+        ra = robust_radius(a, cfg.radius_window)
+        step = max(float(np.median(np.diff(a.abscissa))), 0.02)
+        for b in paths:
+            if b is a:
+                continue
+            j = split_index(a, b)
+            if j >= len(a.points) - 1:
+                continue
+            s, r = a.abscissa[j], float(ra[j])
+            m, k = a.index_at(s - 3.0 * r), a.index_at(s + 3.0 * r)
+            tm, tk = _tangent(a, m, r), _tangent(a, k, r)
+            branch_point = _closest_between_lines(a.points[m], tm, a.points[k], tk)
+            if branch_point is None:
+                continue
+            extra.append(_segment(a.points[m], branch_point, float(ra[m]), step))
+            extra.append(_segment(a.points[k], branch_point, float(ra[k]), step))
+            junctions.append((branch_point, float(ra[m])))
+    return extra, junctions
+
+
+def tube_deviation(points: np.ndarray, paths: list[Centerline], cfg: SacConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Deviation of each point from the tube model, and the neck level that applies there.
+
+    Near a junction the tube model is only approximate (real and synthetic junctions are not exact unions
+    of straight tubes), so the level is raised there by ``junction_threshold``.
+    """
+    extra, junctions = junction_tubes(paths, cfg)
+    pts = np.vstack([c.points for c in paths] + [e[0] for e in extra])
+    rad = np.concatenate([robust_radius(c, cfg.radius_window) for c in paths] + [e[1] for e in extra])
+    # min over several near samples, not the nearest: where tubes of different radii overlap (a junction),
+    # the nearest centerline sample may belong to the thinner tube while the wall belongs to the thicker one
+    dist, idx = cKDTree(pts).query(points, k=24, workers=-1)
+    level = np.full(len(points), cfg.threshold)
+    for b, r in junctions:
+        near = np.linalg.norm(points - b, axis=1) < 2.0 * r
+        level[near] = cfg.junction_threshold
+    return (dist / rad[idx]).min(axis=1), level
 
 
 def _piece_with(mesh: pv.PolyData, seed: np.ndarray) -> pv.PolyData:
@@ -59,17 +117,30 @@ def _piece_with(mesh: pv.PolyData, seed: np.ndarray) -> pv.PolyData:
     return conn.extract_values(region, scalars="RegionId").extract_surface(algorithm="dataset_surface")
 
 
-def _region_mask(mesh: pv.PolyData, above: np.ndarray, seed: np.ndarray) -> np.ndarray:
-    """Points above the level that are connected (through such points) to the dome seed."""
-    mask = np.zeros(mesh.n_points, np.uint8)
+def _components(mesh: pv.PolyData, keep: np.ndarray) -> np.ndarray:
+    """Connected-component label of every kept point (through kept points only); -1 elsewhere."""
+    labels = np.full(mesh.n_points, -1)
+    if not keep.any():
+        return labels
     mesh = mesh.copy()
     mesh.point_data["_pid"] = np.arange(mesh.n_points)
-    sub = mesh.extract_points(above, adjacent_cells=False, include_cells=True)
-    if sub.n_points == 0:
-        return mask
-    conn = sub.connectivity("closest", closest_point=seed)
-    mask[np.asarray(conn.point_data["_pid"])] = 1
-    return mask
+    sub = mesh.extract_points(keep, adjacent_cells=False, include_cells=True).connectivity("all")
+    labels[np.asarray(sub.point_data["_pid"])] = np.asarray(sub.point_data["RegionId"])
+    return labels
+
+
+def sac_region(mesh: pv.PolyData, above: np.ndarray, seed_index: int) -> np.ndarray:
+    """Points above the neck level connected to the dome seed, plus the islands they enclose.
+
+    An island is a patch below the level with no path to a vessel opening (a dimple in the dome, or where a
+    centerline strays close to the wall): it belongs to the sac, and leaving it out would give a second neck.
+    """
+    comp = _components(mesh, above)
+    region = comp == comp[seed_index]
+    rest = _components(mesh, ~region)
+    rims = np.concatenate(boundary_loops(triangles(mesh)) or [np.zeros(0, int)])
+    vessel = np.isin(rest, np.unique(rest[rims])) & (rest >= 0)
+    return ~vessel
 
 
 def detect_sac(
@@ -81,23 +152,26 @@ def detect_sac(
 ) -> SacDetection:
     """Sac wall, neck contour and point mask; hints override the automatic dome seed and neck level."""
     p = np.asarray(surface.points)
-    dev = tube_deviation(p, paths, cfg)
-    threshold = cfg.threshold
+    dev, thresholds = tube_deviation(p, paths, cfg)
     if neck_point is not None:
-        threshold = float(dev[np.argmin(np.linalg.norm(p - np.asarray(neck_point), axis=1))]) - 1.0
+        thresholds[:] = float(dev[np.argmin(np.linalg.norm(p - np.asarray(neck_point), axis=1))]) - 1.0
     if dome_point is not None:
-        seed = p[np.argmin(np.linalg.norm(p - np.asarray(dome_point), axis=1))]
+        seed = int(np.argmin(np.linalg.norm(p - np.asarray(dome_point), axis=1)))
     else:
         if dev.max() < cfg.seed_deviation:
             raise GeometryError(
                 f"no aneurysm found: the wall never leaves the vessel tube by more than "
                 f"{dev.max() - 1:.0%} of the radius (give a dome_point hint if there is one)"
             )
-        seed = p[int(np.argmax(dev))]
+        seed = int(np.argmax(dev))
     work = pv.PolyData(p, surface.faces)
-    work.point_data["_level"] = dev - (1.0 + threshold)
+    level = dev - (1.0 + thresholds)
+    region = sac_region(work, level >= 0, seed)
+    # Cut along the iso-line only where the sac meets the vessel; islands stay in, other bulges stay out.
+    tiny = 1e-6
+    work.point_data["_level"] = np.where(region, np.maximum(level, tiny), np.minimum(level, -tiny))
     clipped = work.clip_scalar(scalars="_level", value=0.0, invert=False).extract_surface(algorithm="dataset_surface")
-    piece = _piece_with(clipped.triangulate(), seed)
+    piece = _piece_with(clipped.triangulate(), p[seed])
     t = triangles(piece)
     if len(t) < 20:
         raise GeometryError("sac isolation found too small a region; give a dome_point or neck_point hint")
@@ -105,8 +179,7 @@ def detect_sac(
         boundary_edges=True, feature_edges=False, manifold_edges=False, non_manifold_edges=False
     )
     seg = np.asarray(edges.points)[np.asarray(edges.lines).reshape(-1, 3)[:, 1:]]
-    mask = _region_mask(work, dev >= 1.0 + threshold, seed)
-    return SacDetection(Sac(np.asarray(piece.points), t, seg), mask, dev, threshold, seed)
+    return SacDetection(Sac(np.asarray(piece.points), t, seg), region.astype(np.uint8), dev, thresholds, p[seed])
 
 
 def _tangent(cl: Centerline, i: int, span: float) -> np.ndarray:

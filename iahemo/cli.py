@@ -24,6 +24,21 @@ def _cmd_synth(args) -> int:
     return 0
 
 
+def _cmd_morph(args) -> int:
+    from cfdgen.case import load_case
+    from cfdgen.morph import measure, write_outputs
+
+    case = load_case(args.case) if args.case else None
+    result = measure(args.surface, case)
+    paths = write_outputs(result, args.out, str(args.surface))
+    v = result.values
+    print(
+        f"{result.kind} aneurysm: size {v['size']:.2f} mm, H {v['height']:.2f} mm, N {v['neck_diameter']:.2f} mm, "
+        f"AR {v['aspect_ratio']:.2f}, SR {v['size_ratio']:.2f} -> {paths['json']}"
+    )
+    return 0
+
+
 def _cmd_case_check(args) -> int:
     from cfdgen.case import load_case
 
@@ -67,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spacing", type=float, default=None, help="surface grid spacing in mm (default 0.2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("morph", help="aneurysm morphology of a lumen surface (JSON, VTP with sac mask, PNG)")
+    p.add_argument("surface", help="STL, VTP, VTK, OBJ or PLY lumen surface")
+    p.add_argument("--case", default=None, help="case.yaml with units and hints")
+    p.add_argument("-o", "--out", required=True, help="output folder")
+    p.set_defaults(func=_cmd_morph)
 
     p = sub.add_parser("case", help="case files")
     case_sub = p.add_subparsers(dest="case_command", required=True)

@@ -79,3 +79,28 @@ def test_invalid_workflow_config_is_rejected(tmp_path):
     )
     out = r.stdout + r.stderr
     assert r.returncode != 0 and "minimum" in out and "['synth']['n']" in out
+
+
+def test_morph_cli_on_a_shipped_case(tmp_path, capsys):
+    import json
+
+    import pyvista as pv
+
+    case = REPO / "cases" / "syn1_000"
+    assert main(["morph", str(case / "surface.vtp"), "--case", str(case / "case.yaml"), "-o", str(tmp_path)]) == 0
+    out = json.loads((tmp_path / "morphology.json").read_text())
+    truth = json.loads((case / "morphology_truth.json").read_text())
+    assert out["kind"] == "sidewall"
+    for key in ("size", "height", "neck_diameter"):
+        assert out[key] == pytest.approx(truth[key], rel=0.05), key
+    assert set(pv.read(tmp_path / "surface.vtp").point_data["sac"]) == {0, 1}
+    assert (tmp_path / "morphology.png").stat().st_size > 10_000
+    assert "sidewall aneurysm: size" in capsys.readouterr().out
+
+
+def test_morph_cli_bad_input_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "empty.stl"
+    bad.write_bytes(b"")
+    assert main(["morph", str(bad), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "empty.stl" in err[0] and not (tmp_path / "out" / "morphology.json").exists()
