@@ -11,6 +11,7 @@ import pyvista as pv
 from cfdgen import __version__, registry
 from cfdgen.atomic import write_json
 from cfdgen.case import Case
+from cfdgen.clip_ends import ClipConfig, clip_ragged_ends
 from cfdgen.intake import IntakeConfig, SurfaceIntake, read_surface
 from cfdgen.morphology import public, sac_shape, vessel_terms
 from cfdgen.openings import find_openings
@@ -22,6 +23,7 @@ from cfdgen.vmtk_centerlines import CenterlineSet, compute_centerlines
 @dataclass(frozen=True)
 class MorphConfig:
     sac: SacConfig = field(default_factory=SacConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
     centerline_step: float = 0.1  # mm between resampled centerline points
 
 
@@ -30,6 +32,8 @@ class MorphResult:
     values: dict  # registry morphology keys -> float
     kind: str
     intake: SurfaceIntake
+    surface: pv.PolyData  # the measured surface (mm, ends cut square where they were ragged)
+    clip_messages: tuple[str, ...]
     centerlines: CenterlineSet
     detection: SacDetection
     shape: dict  # sac_shape output incl. the private neck and dome point
@@ -45,6 +49,10 @@ def measure(surface_path: str | Path, case: Case | None = None, cfg: MorphConfig
     surface = intake.surface
     openings = find_openings(surface, inlet_hint=_point(hints.inlet) if hints else None)
     centerlines = compute_centerlines(surface, openings, resampling=cfg.centerline_step)
+    clipped = clip_ragged_ends(surface, openings, centerlines.paths, cfg.clip)
+    if clipped.clipped:  # ragged or oblique ends were cut square: centerlines must follow the new ends
+        surface, openings = clipped.surface, list(clipped.openings)
+        centerlines = compute_centerlines(surface, openings, resampling=cfg.centerline_step)
     det = detect_sac(
         surface,
         centerlines.paths,
@@ -58,7 +66,7 @@ def measure(surface_path: str | Path, case: Case | None = None, cfg: MorphConfig
     )
     values = {**shape, **vessel_terms(shape, ctx)}
     values = {k: values[k] for k in registry.MORPHOLOGY}
-    return MorphResult(public(values), kind, intake, centerlines, det, shape)
+    return MorphResult(public(values), kind, intake, surface, clipped.messages, centerlines, det, shape)
 
 
 def write_outputs(result: MorphResult, out_dir: str | Path, source: str) -> dict[str, Path]:
@@ -67,7 +75,7 @@ def write_outputs(result: MorphResult, out_dir: str | Path, source: str) -> dict
 
     out = Path(out_dir)
     neck, dome = result.shape["_neck"], result.shape["_dome_point"]
-    surface = result.intake.surface.copy()
+    surface = result.surface.copy()
     surface.point_data[registry.FIELDS["sac"].key] = result.detection.point_mask
     surface.point_data[DEVIATION] = result.detection.deviation
     paths = {
@@ -100,14 +108,8 @@ def write_outputs(result: MorphResult, out_dir: str | Path, source: str) -> dict
             "source": source,
             "source_units": result.intake.source_units,
             "units_detected": result.intake.units_detected,
-            "repairs": list(result.intake.repairs),
+            "repairs": list(result.intake.repairs) + list(result.clip_messages),
             "code_version": __version__,
         },
     )
     return paths
-
-
-def surface_with_sac(result: MorphResult) -> pv.PolyData:
-    s = result.intake.surface.copy()
-    s.point_data[registry.FIELDS["sac"].key] = result.detection.point_mask
-    return s
