@@ -133,7 +133,8 @@ def _intake(path: Path, config: IntakeConfig, hint_point) -> SurfaceIntake:
         raise _Reject("only 1 opening found; a vessel segment needs an inlet and at least one outlet")
     tri = _orient_outward(points, tri, [lp for lp, h in zip(loops, is_hole) if not h], repairs)
 
-    surface = pv.PolyData.from_regular_faces(points, tri)
+    # the surface owns its arrays (no views into our temporaries)
+    surface = pv.PolyData.from_regular_faces(np.asarray(points, np.float64), np.asarray(tri, np.int64), deep=True)
     return SurfaceIntake(surface, unit, scale, detected, tuple(repairs), n_openings)
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -120,7 +123,7 @@ def _rematch(openings: list[OpeningLoop], surface: pv.PolyData) -> list[OpeningL
     return out
 
 
-def prepare_surface(surface: pv.PolyData, openings: list[OpeningLoop], edge: float | None = None):
+def prepare_surface(surface: pv.PolyData, openings: list[OpeningLoop], edge: float | None = None, seed: int = 0):
     """Closed, lightly jittered copy of the open surface for vmtk, and its openings re-found on it.
 
     A surface finer than ``edge`` (mean edge length; default ``EDGE_PER_RADIUS`` × the smallest opening
@@ -135,7 +138,7 @@ def prepare_surface(surface: pv.PolyData, openings: list[OpeningLoop], edge: flo
         surf = pv.PolyData(np.asarray(surf.points, dtype=np.float64), surf.faces).clean()
     ops = _rematch(openings, surf)
     closed = cap(surf, ops)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     closed.points = np.asarray(closed.points) + rng.normal(0.0, JITTER * _mean_edge(closed), (closed.n_points, 3))
     return closed, ops
 
@@ -283,6 +286,26 @@ def _run_branches(lines: pv.PolyData) -> pv.PolyData | None:
     return out if out.n_points and all(a in out.cell_data or a in out.point_data for a in BRANCH_ARRAYS) else None
 
 
+def _centerlines_job(surface, openings, resampling, edge, seed):
+    closed, ops = prepare_surface(surface, openings, edge, seed)
+    return _run_geometry(_run_centerlines(closed, ops, resampling)), ops
+
+
+def _isolated_centerlines(surface, openings, resampling, edge, attempts: int = 3):
+    """Run vmtk in a forked child: vmtk's Delaunay step can corrupt the heap and abort on rare inputs
+    (seen on 1 of 50 synthetic cases), which must end as an error or a retry, never as our process dying.
+    Each retry changes the sub-edge jitter, which is what such inputs are sensitive to."""
+    ctx = multiprocessing.get_context("fork")
+    last = "no attempt"
+    for seed in range(attempts):
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            try:
+                return pool.submit(_centerlines_job, surface, openings, resampling, edge, seed).result()
+            except BrokenProcessPool:
+                last = "vmtk crashed"
+    raise GeometryError(f"vmtk centerline extraction failed {attempts} times ({last})")
+
+
 def compute_centerlines(
     surface: pv.PolyData, openings: list[OpeningLoop], resampling: float = 0.1, edge: float | None = None
 ) -> CenterlineSet:
@@ -298,9 +321,7 @@ def compute_centerlines(
         raise GeometryError(f"centerlines need an inlet and at least one outlet, got {len(openings)} opening(s)")
     if resampling <= 0:
         raise GeometryError(f"centerline resampling step must be > 0 (got {resampling})")
-    closed, ops = prepare_surface(surface, openings, edge)
-    raw = _run_centerlines(closed, ops, resampling)
-    geo = _run_geometry(raw)
+    geo, ops = _isolated_centerlines(surface, openings, resampling, edge)
     paths, order = paths_from_lines(geo, ops)
     poly = _select_cells(geo, order)
     return CenterlineSet(polydata=poly, paths=paths, branches=_run_branches(poly))
