@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import pickle
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pyvista as pv
@@ -292,18 +294,26 @@ def _centerlines_job(surface, openings, resampling, edge, seed):
 
 
 def _isolated_centerlines(surface, openings, resampling, edge, attempts: int = 3):
-    """Run vmtk in a forked child: vmtk's Delaunay step can corrupt the heap and abort on rare inputs
-    (seen on 1 of 50 synthetic cases), which must end as an error or a retry, never as our process dying.
-    Each retry changes the sub-edge jitter, which is what such inputs are sensitive to."""
-    ctx = multiprocessing.get_context("fork")
+    """Run vmtk in a fresh interpreter (``cfdgen.vmtk_worker``): vmtk's Delaunay step can corrupt the heap and
+    abort on rare inputs (seen on 1 of 50 synthetic surfaces), which must end as a retry or an error, never
+    as the death of our process. Each retry changes the sub-edge jitter, which such inputs are sensitive to.
+    A subprocess rather than multiprocessing: fork is unsafe in a threaded process and spawn re-imports the
+    caller's main script."""
     last = "no attempt"
-    for seed in range(attempts):
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            try:
-                return pool.submit(_centerlines_job, surface, openings, resampling, edge, seed).result()
-            except BrokenProcessPool:
-                last = "vmtk crashed"
-    raise GeometryError(f"vmtk centerline extraction failed {attempts} times ({last})")
+    with tempfile.TemporaryDirectory(prefix="iahemo-vmtk-") as tmp:
+        job, out = Path(tmp) / "job.pkl", Path(tmp) / "out.pkl"
+        for seed in range(attempts):
+            job.write_bytes(pickle.dumps((surface, openings, resampling, edge, seed)))
+            r = subprocess.run(
+                [sys.executable, "-m", "cfdgen.vmtk_worker", str(job), str(out)], capture_output=True, text=True
+            )
+            if r.returncode == 0:
+                return pickle.loads(out.read_bytes())
+            tail = (r.stderr.strip().splitlines() or ["no message"])[-1]
+            if r.returncode > 0:  # a Python-level failure is deterministic: report it, do not retry
+                raise GeometryError(tail if r.returncode == 2 else f"vmtk worker failed: {tail}")
+            last = f"killed by signal {-r.returncode}"
+    raise GeometryError(f"vmtk centerline extraction crashed {attempts} times on this surface ({last})")
 
 
 def compute_centerlines(
