@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.spatial import cKDTree
 
 from cfdgen.errors import ConfigError, GeometryError
+from cfdgen.selfintersect import self_intersecting_pairs
 from cfdgen.surface import boundary_loops
 from cfdgen.units import length_to_mm
 
@@ -53,6 +54,9 @@ class IntakeConfig:
     # median, so the radius stays below that. Relative to the median edge, not the extent, so one corrupt far-away
     # vertex cannot make the radius swallow the mesh.
     merge_tolerance: float = 1e-5
+    # Crossing triangles (a wall pushed through another, two vessels fused without a junction) give the mesher and
+    # the solver a volume that is not a lumen; off only for callers that check or repair this themselves.
+    check_self_intersections: bool = True
 
     def __post_init__(self):
         if self.units not in UNIT_CHOICES:
@@ -132,6 +136,14 @@ def _intake(path: Path, config: IntakeConfig, hint_point) -> SurfaceIntake:
     if n_openings == 1:
         raise _Reject("only 1 opening found; a vessel segment needs an inlet and at least one outlet")
     tri = _orient_outward(points, tri, [lp for lp, h in zip(loops, is_hole) if not h], repairs)
+    if config.check_self_intersections:
+        crossing = self_intersecting_pairs(points, tri, max_pairs=None)
+        if len(crossing):
+            x, y, z = points[tri[crossing[0]]].reshape(-1, 3).mean(axis=0)
+            raise _Reject(
+                f"self-intersecting surface: {len(crossing)} triangle pairs cross (e.g. near {x:.2f}, {y:.2f}, "
+                f"{z:.2f} mm); fix the segmentation or remesh"
+            )
 
     # the surface owns its arrays (no views into our temporaries)
     surface = pv.PolyData.from_regular_faces(np.asarray(points, np.float64), np.asarray(tri, np.int64), deep=True)
