@@ -28,7 +28,8 @@ class SacConfig:
     threshold: float = 0.06  # iso-level above the tube wall (fraction of the radius) that defines the neck
     radius_window: float = 4.0  # running-median window of the tube radius, in local radii
     seed_deviation: float = 1.6  # a sac must reach this far out of the tube (else: no aneurysm found)
-    junction_threshold: float = 0.2  # neck level within two radii of a branch point
+    junction_threshold: float = 0.15  # neck level near a branch point ...
+    junction_reach: float = 1.5  # ... within this many parent radii of it
     # Level the neck is then followed down to (hysteresis). Equal to ``threshold`` (off) by default: on
     # marching-cubes surfaces the crease is rounded and following it down flares the neck; on fine surfaces
     # with near-tangent necks 0.005 brings the neck to the crease (see tests/test_morph_shapes.py).
@@ -111,7 +112,7 @@ def tube_deviation(points: np.ndarray, paths: list[Centerline], cfg: SacConfig) 
     dist, idx = cKDTree(pts).query(points, k=24, workers=-1)
     level = np.full(len(points), cfg.threshold)
     for b, r in junctions:
-        near = np.linalg.norm(points - b, axis=1) < 2.0 * r
+        near = np.linalg.norm(points - b, axis=1) < cfg.junction_reach * r
         level[near] = cfg.junction_threshold
     return (dist / rad[idx]).min(axis=1), level
 

@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 from cfdgen import registry
 from cfdgen.errors import GeometryError
 from cfdgen.morphology import Sac, VesselContext, public, sac_shape, vessel_terms
+from cfdgen.selfintersect import self_intersecting_pairs
 from cfdgen.surface import orient_outward, topology, triangles
 from cfdgen.synth.anatomy import Anatomy
 from cfdgen.synth.vessel import VesselField
@@ -103,6 +104,22 @@ def project_to_zero_set(points: np.ndarray, field, iterations: int = 3, h: float
     return p
 
 
+def _project_without_folds(mesh: pv.PolyData, field, spacing: float) -> np.ndarray:
+    """Zero-set projection, undone around any place where it folds the surface through itself (it can at the
+    neck crease, by micrometres: enough for a strict self-intersection check to refuse the surface)."""
+    raw = np.asarray(mesh.points, dtype=np.float64)
+    projected = project_to_zero_set(raw, field)
+    tri = triangles(mesh)
+    for radius in (2 * spacing, 4 * spacing):
+        crossing = self_intersecting_pairs(projected, tri, max_pairs=None, min_depth=0.0)
+        if not len(crossing):
+            return projected
+        bad = np.unique(tri[crossing].ravel())
+        near = cKDTree(raw[bad]).query(raw, distance_upper_bound=radius)[0] < np.inf
+        projected[near] = raw[near]
+    return projected if not len(self_intersecting_pairs(projected, tri, max_pairs=1, min_depth=0.0)) else raw
+
+
 def lumen_surface(anat: Anatomy, spacing: float, extension: float) -> pv.PolyData:
     """Triangulated lumen with open planar ends and a point array ``sac`` (1 on the sac, 0 elsewhere)."""
     field = LumenField(anat, extension)
@@ -110,7 +127,7 @@ def lumen_surface(anat: Anatomy, spacing: float, extension: float) -> pv.PolyDat
     grid = _grid(lo, hi, spacing)
     grid.point_data["f"] = field(np.asarray(grid.points)).astype(np.float32)
     closed = grid.contour([0.0], scalars="f", method="flying_edges").triangulate().clean()
-    closed.points = project_to_zero_set(np.asarray(closed.points), field)
+    closed.points = _project_without_folds(closed, field, spacing)
     ops = openings(anat)
     surf = cut_open(pv.PolyData(closed.points, closed.faces), ops, extension).triangulate().clean()
     surf = surf.connectivity("largest")

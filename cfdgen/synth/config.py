@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: neck stalk, zero-set projection without folds
 
 
 @dataclass(frozen=True)
