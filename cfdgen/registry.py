@@ -65,6 +65,13 @@ _FIELDS = (
     # Inputs and masks carried on the same wall point clouds.
     Field("sac", "sac", "1", "scalar", "1 on the aneurysm sac, 0 elsewhere"),
     Field("wss_lofi", "low-fidelity WSS", "Pa", "vector", "Poiseuille/Womersley WSS estimate before CFD (channel 3)"),
+    Field(
+        "tube_deviation",
+        "tube deviation",
+        "1",
+        "scalar",
+        "distance to the centerline / local tube radius (1 on the tube)",
+    ),
 )
 FIELDS: dict[str, Field] = {f.key: f for f in _FIELDS}
 
@@ -143,5 +150,6 @@ def target_fields() -> list[Field]:
 
 
 # Point arrays that label surfaces (openings, regions) in VTP files.
+OPENING_PATCH = "opening_patch"  # field data: patch name of each opening, indexed by opening_id
 OPENING_ID = "opening_id"  # per boundary-loop point: -1 wall, k for opening k
 REGION_ID = "region_id"  # per cell: 0 wall, 1 inlet cap, 2+k outlet k cap

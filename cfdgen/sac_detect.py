@@ -15,12 +15,13 @@ import pyvista as pv
 from scipy.ndimage import median_filter
 from scipy.spatial import cKDTree
 
+from cfdgen import registry
 from cfdgen.centerline import Centerline
 from cfdgen.errors import GeometryError
 from cfdgen.morphology import Sac, VesselContext
 from cfdgen.surface import boundary_loops, triangles
 
-DEVIATION = "tube_deviation"
+DEVIATION = registry.FIELDS["tube_deviation"].key
 
 
 @dataclass(frozen=True)

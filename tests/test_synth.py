@@ -71,7 +71,7 @@ def test_surfaces_are_manifold_tubes_with_planar_labelled_openings(cohort):
         p = np.asarray(surface.points)
         ids = np.asarray(surface.point_data[registry.OPENING_ID])
         assert sorted(set(ids) - {-1}) == list(range(n_open))
-        assert list(surface.field_data["opening_patch"]) == [o["patch"] for o in truth["openings"]]
+        assert list(surface.field_data[registry.OPENING_PATCH]) == [o["patch"] for o in truth["openings"]]
         assert truth["openings"][0]["patch"] == registry.INLET
         for loop in boundary_loops(triangles(surface)):
             op = truth["openings"][ids[loop[0]]]

@@ -146,7 +146,7 @@ def _label_openings(surface: pv.PolyData, ops) -> None:
         k = int(np.argmin(np.linalg.norm(centers - p[loop].mean(0), axis=1)))
         ids[loop] = k
     surface.point_data[registry.OPENING_ID] = ids
-    surface.field_data["opening_patch"] = [o.patch for o in ops]
+    surface.field_data[registry.OPENING_PATCH] = [o.patch for o in ops]
 
 
 def centerlines_polydata(anat: anat_mod.Anatomy) -> pv.PolyData:
