@@ -9,6 +9,12 @@ import numpy as np
 
 # vmtk's array name for the radius of the maximum inscribed sphere; kept so files open alike in vmtk tools.
 RADIUS_ARRAY = "MaximumInscribedSphereRadius"
+# Names of the other per-point arrays our centerline files carry (vmtk's where vmtk has one).
+ABSCISSA_ARRAY = "Abscissa"
+CURVATURE_ARRAY = "Curvature"
+TORSION_ARRAY = "Torsion"
+TANGENT_ARRAY = "FrenetTangent"
+BRANCH_ARRAY = "BranchId"
 
 
 @dataclass(frozen=True, eq=False)

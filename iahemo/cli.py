@@ -11,14 +11,16 @@ import sys
 from pathlib import Path
 
 from cfdgen import __version__
-from cfdgen.errors import IahemoError
+from cfdgen.errors import ConfigError, IahemoError
 
 
 def _cmd_synth(args) -> int:
     from cfdgen.synth.cohort import generate_cohort
     from cfdgen.synth.config import SynthConfig
 
-    cfg = SynthConfig(surface_spacing=args.spacing) if args.spacing else SynthConfig()
+    if args.n < 1:
+        raise ConfigError(f"-n must be at least 1 (got {args.n})")
+    cfg = SynthConfig() if args.spacing is None else SynthConfig(surface_spacing=args.spacing)
     rows = generate_cohort(args.n, args.seed, args.out, cfg, progress=not args.quiet)
     print(f"{len(rows)} cases in {args.out} (table: {Path(args.out) / 'cohort.csv'})")
     return 0

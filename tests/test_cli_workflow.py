@@ -104,3 +104,11 @@ def test_morph_cli_bad_input_is_one_line(tmp_path, capsys):
     assert main(["morph", str(bad), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "empty.stl" in err[0] and not (tmp_path / "out" / "morphology.json").exists()
+
+
+@pytest.mark.parametrize("argv", [["-n", "0"], ["--spacing", "-1"], ["--spacing", "0"]])
+def test_synth_bad_arguments_are_one_line(tmp_path, capsys, argv):
+    assert main(["synth", *argv, "-o", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("iahemo: error: ")
+    assert list(tmp_path.iterdir()) == []

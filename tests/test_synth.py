@@ -12,7 +12,7 @@ from scipy.ndimage import binary_erosion
 
 from cfdgen import registry
 from cfdgen.case import load_case
-from cfdgen.centerline import RADIUS_ARRAY
+from cfdgen.centerline import BRANCH_ARRAY, RADIUS_ARRAY
 from cfdgen.surface import boundary_loops, topology, triangles, voxelize
 from cfdgen.synth import cohort as cohort_mod
 from cfdgen.synth.build import Opening, beyond_openings
@@ -56,7 +56,7 @@ def test_truth_in_the_requested_ranges(cohort):
         if r["kind"] == "sidewall":
             assert 60 <= r["inflow_angle"] <= 120  # dome placed perpendicular-ish to the parent
         cl = pv.read(out / r["id"] / "centerlines.vtp")
-        parent = cl.point_data[RADIUS_ARRAY][cl.point_data["BranchId"] == 0]
+        parent = cl.point_data[RADIUS_ARRAY][cl.point_data[BRANCH_ARRAY] == 0]
         assert 1.2 * 0.88 - 1e-9 <= parent.min() and parent.max() <= 2.5 + 1e-9
 
 

@@ -18,10 +18,10 @@ import pyvista as pv
 import yaml
 from tqdm import tqdm
 
+from cfdgen import centerline as cla
 from cfdgen import registry
 from cfdgen.atomic import atomic_dir, write_text
 from cfdgen.case import load_case
-from cfdgen.centerline import RADIUS_ARRAY
 from cfdgen.errors import GeometryError
 from cfdgen.surface import boundary_loops, triangles
 from cfdgen.synth import anatomy as anat_mod
@@ -154,12 +154,12 @@ def centerlines_polydata(anat: anat_mod.Anatomy) -> pv.PolyData:
     for k, b in enumerate(anat.branches):
         cl = b.centerline
         poly = pv.lines_from_points(cl.points)
-        poly.point_data[RADIUS_ARRAY] = cl.radius
-        poly.point_data["Abscissa"] = cl.abscissa
-        poly.point_data["Curvature"] = cl.curvature
-        poly.point_data["Torsion"] = cl.torsion
-        poly.point_data["FrenetTangent"] = cl.tangent
-        poly.point_data["BranchId"] = np.full(len(cl.points), k, np.int32)
+        poly.point_data[cla.RADIUS_ARRAY] = cl.radius
+        poly.point_data[cla.ABSCISSA_ARRAY] = cl.abscissa
+        poly.point_data[cla.CURVATURE_ARRAY] = cl.curvature
+        poly.point_data[cla.TORSION_ARRAY] = cl.torsion
+        poly.point_data[cla.TANGENT_ARRAY] = cl.tangent
+        poly.point_data[cla.BRANCH_ARRAY] = np.full(len(cl.points), k, np.int32)
         blocks.append(poly)
     return pv.merge(blocks, merge_points=False)
 

@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
+from cfdgen.errors import ConfigError
+
 GENERATOR_VERSION = "2"  # 2: neck stalk, zero-set projection without folds
 
 
@@ -27,6 +29,16 @@ class SynthConfig:
     kinds: tuple[str, ...] = ("sidewall", "bifurcation")
     shapes: tuple[str, ...] = ("sphere", "ellipsoid", "lobulated")
     max_attempts: int = 40
+
+    def __post_init__(self):
+        if not 0.02 <= self.surface_spacing <= 1.0:
+            raise ConfigError(f"synth surface spacing must be in [0.02, 1] mm (got {self.surface_spacing})")
+        if not 2 <= self.truth_subdivisions <= 7:
+            raise ConfigError(f"synth truth_subdivisions must be in [2, 7] (got {self.truth_subdivisions})")
+        for name in ("parent_radius", "taper", "parent_length", "neck", "dome", "image_spacing"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise ConfigError(f"synth {name} must be a range lo <= hi with lo >= 0 (got {lo}, {hi})")
 
     def digest(self) -> str:
         """Hash of everything that changes the generated files (with the generator version)."""
