@@ -254,3 +254,21 @@ def load_case(path: str | Path) -> Case:
     except UnicodeDecodeError:
         raise CaseError([f"{path}: not a text file (cannot decode as UTF-8)"]) from None
     return case_from_dict(data, path)
+
+
+def default_case(path: str | Path, case_id: str = "unnamed") -> Case:
+    """A case without measurements (a bare surface or mesh): every value is a population default, and
+    :attr:`Case.defaults_used` says so. ``path`` is where the case's information lives (for messages)."""
+    meas, defaults = measurements_from_dict({})
+    return Case(
+        id=case_id,
+        path=Path(path),
+        surface=None,
+        image=None,
+        labels=None,
+        units="auto",
+        hints=Hints(),
+        patient=Patient(),
+        measurements=meas,
+        defaults_used=defaults,
+    )

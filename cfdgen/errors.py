@@ -19,3 +19,7 @@ class GeometryError(IahemoError):
 
 class ConfigError(IahemoError):
     """A configuration value outside its documented range."""
+
+
+class NoAneurysmError(GeometryError):
+    """The vessel has no saccular bulge to isolate (fine for a plain pipe; an error for morphology)."""

@@ -14,7 +14,7 @@ from cfdgen.case import Case
 from cfdgen.clip_ends import ClipConfig, clip_ragged_ends
 from cfdgen.intake import IntakeConfig, SurfaceIntake, read_surface
 from cfdgen.morphology import public, sac_shape, vessel_terms
-from cfdgen.openings import find_openings
+from cfdgen.openings import OpeningLoop, find_openings
 from cfdgen.sac_detect import DEVIATION, SacConfig, SacDetection, detect_sac, vessel_context
 from cfdgen.surface import write_atomic
 from cfdgen.vmtk_centerlines import CenterlineSet, compute_centerlines
@@ -43,7 +43,18 @@ def _point(hint) -> np.ndarray | None:
     return None if hint is None else np.asarray(hint, float)
 
 
-def measure(surface_path: str | Path, case: Case | None = None, cfg: MorphConfig = MorphConfig()) -> MorphResult:
+@dataclass(frozen=True, eq=False)
+class Vessel:
+    """A lumen surface ready for measurement and meshing: mm, ends square, openings named, centerlines."""
+
+    intake: SurfaceIntake
+    surface: pv.PolyData
+    openings: list[OpeningLoop]
+    centerlines: CenterlineSet
+    clip_messages: tuple[str, ...]
+
+
+def prepare_vessel(surface_path: str | Path, case: Case | None = None, cfg: MorphConfig = MorphConfig()) -> Vessel:
     hints = case.hints if case is not None else None
     intake = read_surface(surface_path, IntakeConfig(units=case.units if case is not None else "auto"))
     surface = intake.surface
@@ -53,6 +64,12 @@ def measure(surface_path: str | Path, case: Case | None = None, cfg: MorphConfig
     if clipped.clipped:  # ragged or oblique ends were cut square: centerlines must follow the new ends
         surface, openings = clipped.surface, list(clipped.openings)
         centerlines = compute_centerlines(surface, openings, resampling=cfg.centerline_step)
+    return Vessel(intake, surface, list(openings), centerlines, clipped.messages)
+
+
+def measure_vessel(vessel: Vessel, case: Case | None = None, cfg: MorphConfig = MorphConfig()) -> MorphResult:
+    hints = case.hints if case is not None else None
+    surface, centerlines = vessel.surface, vessel.centerlines
     det = detect_sac(
         surface,
         centerlines.paths,
@@ -66,7 +83,11 @@ def measure(surface_path: str | Path, case: Case | None = None, cfg: MorphConfig
     )
     values = {**shape, **vessel_terms(shape, ctx)}
     values = {k: values[k] for k in registry.MORPHOLOGY}
-    return MorphResult(public(values), kind, intake, surface, clipped.messages, centerlines, det, shape)
+    return MorphResult(public(values), kind, vessel.intake, surface, vessel.clip_messages, centerlines, det, shape)
+
+
+def measure(surface_path: str | Path, case: Case | None = None, cfg: MorphConfig = MorphConfig()) -> MorphResult:
+    return measure_vessel(prepare_vessel(surface_path, case, cfg), case, cfg)
 
 
 def write_outputs(result: MorphResult, out_dir: str | Path, source: str) -> dict[str, Path]:

@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 
 from cfdgen import registry
 from cfdgen.centerline import Centerline
-from cfdgen.errors import GeometryError
+from cfdgen.errors import GeometryError, NoAneurysmError
 from cfdgen.morphology import Sac, VesselContext
 from cfdgen.surface import boundary_loops, triangles
 
@@ -166,7 +166,7 @@ def detect_sac(
         seed = int(np.argmin(np.linalg.norm(p - np.asarray(dome_point), axis=1)))
     else:
         if dev.max() < cfg.seed_deviation:
-            raise GeometryError(
+            raise NoAneurysmError(
                 f"no aneurysm found: the wall never leaves the vessel tube by more than "
                 f"{dev.max() - 1:.0%} of the radius (give a dome_point hint if there is one)"
             )

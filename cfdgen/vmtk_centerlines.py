@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyvista as pv
 from scipy.ndimage import gaussian_filter1d
+from scipy.spatial import cKDTree
 
 from cfdgen.centerline import RADIUS_ARRAY, Centerline, frenet_from_derivatives
 from cfdgen.errors import GeometryError
@@ -369,7 +370,26 @@ def add_flow_extensions(
     if out is None or out.n_points <= surf.n_points:
         raise GeometryError("vmtk flow extensions added nothing")
     out = pv.PolyData(np.asarray(out.points, dtype=np.float64), out.faces).triangulate().clean()
+    out = _orient_like(out, surf)
     loops = len(boundary_loops(triangles(out)))
     if loops != len(openings):
         raise GeometryError(f"the extended surface has {loops} openings instead of {len(openings)}")
     return out
+
+
+def _orient_like(mesh: pv.PolyData, reference: pv.PolyData) -> pv.PolyData:
+    """``mesh`` with consistently ordered triangles facing the same side as ``reference``'s.
+
+    vmtk's extensions do not keep the input's triangle order, and meshing needs one orientation throughout.
+    """
+    fixed = mesh.compute_normals(
+        cell_normals=True, point_normals=False, consistent_normals=True, auto_orient_normals=False, split_vertices=False
+    )
+    ref = reference.compute_normals(cell_normals=True, point_normals=False, split_vertices=False)
+    _, idx = cKDTree(ref.cell_centers().points).query(fixed.cell_centers().points)
+    agree = np.einsum("ij,ij->i", fixed.cell_data["Normals"], ref.cell_data["Normals"][idx])
+    tri = triangles(fixed)
+    if np.mean(agree) < 0:
+        tri = tri[:, ::-1]
+    return pv.PolyData(np.asarray(fixed.points), np.hstack([np.full((len(tri), 1), 3), tri]).ravel())
+

@@ -1,0 +1,91 @@
+"""Log monitor verdicts and template rendering: pure, no OpenFOAM needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cfdgen.errors import ConfigError
+from cfdgen.foam_case import OutletSpec, TimeTable, boundary_p, boundary_u, render_template, render_text
+from cfdgen.foam_run import DivergenceConfig, LogMonitor, fatal_message
+
+HEALTHY = """\
+Courant Number mean: 0.0123 max: 0.61
+deltaT = 0.000123
+Time = 0.0101
+
+PIMPLE: iteration 1
+smoothSolver:  Solving for Ux, Initial residual = 0.0012, Final residual = 1e-09, No Iterations 3
+GAMG:  Solving for p, Initial residual = 0.01, Final residual = 8e-05, No Iterations 4
+time step continuity errors : sum local = 1.2e-08, global = 3e-10, cumulative = 1e-09
+ExecutionTime = 1.2 s  ClockTime = 1 s
+"""
+
+
+def _feed(text: str, cfg: DivergenceConfig = DivergenceConfig()) -> LogMonitor:
+    m = LogMonitor(cfg)
+    for line in text.splitlines():
+        m.feed(line)
+    return m
+
+
+def test_healthy_log_is_not_diverged():
+    banner = "Build  : OPENFOAM=1912 patch=200626\ntrapFpe: Floating point exception trapping enabled (FOAM_SIGFPE).\n"
+    m = _feed(banner + HEALTHY * 30)
+    assert m.state.build == "OPENFOAM=1912 patch=200626"
+    assert m.state.diverged is None
+    assert m.state.time == pytest.approx(0.0101)
+    assert m.state.steps == 30
+    assert m.state.courant_max == pytest.approx(0.61)
+    assert m.state.continuity_max == pytest.approx(1.2e-8)
+
+
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ("Courant Number mean: 3.1 max: 85.2", "Courant number 85.2"),
+        ("Courant Number mean: nan max: nan", "Courant number is nan"),
+        ("deltaT = 3e-12", "time step collapsed"),
+        ("time step continuity errors : sum local = 0.5, global = 1e-3, cumulative = 1", "continuity error 0.5"),
+        ("time step continuity errors : sum local = 5e-3, global = 1e-5, cumulative = 1", "grew"),
+        ("GAMG:  Solving for p, Initial residual = nan, Final residual = nan, No Iterations 1000", "NaN"),
+        ("#1  Foam::sigFpe::sigHandler(int) at ??:?", "floating point"),
+    ],
+)
+def test_divergence_is_named(bad, words):
+    m = _feed(HEALTHY * 25 + bad + "\n")
+    assert m.state.diverged is not None and words in m.state.diverged
+    assert "t = 0.0101" in m.state.diverged or "floating" in m.state.diverged
+
+
+def test_fatal_error_message_is_one_line():
+    text = "\n--> FOAM FATAL ERROR: \nCannot find patchField entry for outlet_3\n\n    From function x\n"
+    assert fatal_message(text) == "Cannot find patchField entry for outlet_3"
+    m = _feed(HEALTHY + text)
+    assert m.state.fatal == "Cannot find patchField entry for outlet_3"
+    assert m.state.diverged is None  # a crash, reported as failed by the runner
+
+
+def test_render_refuses_missing_values(tmp_path):
+    assert render_text("a {{x}} b", {"x": "1"}, "f") == "a 1 b"
+    with pytest.raises(ConfigError, match="no value for y"):
+        render_text("{{x}} {{y}}", {"x": "1"}, "f")
+    with pytest.raises(ConfigError, match="no value for"):
+        render_template("pimpleFoam", tmp_path, {})
+
+
+def test_patch_entries_cover_every_outlet_kind():
+    table = TimeTable(np.array([0.0, 0.5]), np.array([1e-6, 2e-6]))
+    outlets = [
+        OutletSpec("outlet_0", "pressure", pressure=0.0),
+        OutletSpec("outlet_1", "flow", flow_table=table),
+        OutletSpec("outlet_2", "pressure", pressure_table=TimeTable(np.array([0.0, 1.0]), np.array([1060.0, 2120.0]))),
+    ]
+    u, p = boundary_u(outlets), boundary_p(outlets, rho=1060.0)
+    assert "timeVaryingMappedFixedValue" in u and "noSlip" in u
+    assert "flowRateOutletVelocity" in u and "table ((0 1e-06) (0.5 2e-06))" in u
+    assert "table ((0 1) (1 2))" in p  # Pa → kinematic pressure
+    for name in ("inlet", "wall", "outlet_0", "outlet_1", "outlet_2"):
+        assert f"    {name}\n" in u and f"    {name}\n" in p
+    with pytest.raises(ConfigError):
+        OutletSpec("outlet_1", "flow")
