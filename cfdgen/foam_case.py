@@ -100,9 +100,11 @@ def boundary_u(outlets: Sequence[OutletSpec]) -> str:
     parts = [
         _entry(
             registry.INLET,
-            # Per-face velocities written by Python under constant/boundaryData: no compiled BC needed.
+            # Per-face velocities written by Python under constant/boundaryData: no compiled BC needed. The data
+            # points are the patch's own face centres, so nearest mapping is exact (v1912's planar interpolation
+            # misplaced values on regular point grids).
             "type            timeVaryingMappedFixedValue;\noffset          (0 0 0);\nsetAverage      off;\n"
-            "mapMethod       planarInterpolation;\nvalue           uniform (0 0 0);",
+            "mapMethod       nearest;\nvalue           uniform (0 0 0);",
         ),
         _entry(registry.WALL, "type            noSlip;"),
     ]

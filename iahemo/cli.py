@@ -14,6 +14,10 @@ from cfdgen import __version__
 from cfdgen.errors import ConfigError, IahemoError
 
 
+class SolverFailed(IahemoError):
+    """A CFD run diverged or crashed; its folder and QC JSON exist and say why."""
+
+
 def _cmd_synth(args) -> int:
     from cfdgen.synth.cohort import generate_cohort
     from cfdgen.synth.config import SynthConfig
@@ -38,6 +42,68 @@ def _cmd_morph(args) -> int:
         f"{result.kind} aneurysm: size {v['size']:.2f} mm, H {v['height']:.2f} mm, N {v['neck_diameter']:.2f} mm, "
         f"AR {v['aspect_ratio']:.2f}, SR {v['size_ratio']:.2f} -> {paths['json']}"
     )
+    return 0
+
+
+def _cmd_mesh(args) -> int:
+    from cfdgen.case import load_case
+    from cfdgen.prepare import mesh_case
+
+    case = load_case(args.case) if args.case else None
+    prep, qc = mesh_case(args.surface, args.out, args.level, case)
+    sac = "no aneurysm found" if prep.morphology is None else f"{prep.morphology.kind} aneurysm"
+    print(
+        f"{qc.cells} cells ({qc.cell_types.get('prisms', 0)} prisms in {qc.layer_count} layers), "
+        f"checkMesh: {qc.checkmesh_verdict}; {sac}; {len(prep.openings)} openings -> {args.out}"
+    )
+    return 0
+
+
+def _cmd_simulate(args) -> int:
+    from cfdgen.case import load_case
+    from cfdgen.simulate import SolverConfig, run_boundary_conditions, simulate
+
+    case = load_case(args.case) if args.case else None
+    bc = run_boundary_conditions(args.mesh, case, profile=args.profile)
+    for note in bc.notes:
+        print(f"note: {note}")
+    solver = SolverConfig(cycles=args.cycles, n_procs=args.np)
+    result = simulate(args.mesh, args.out, bc, solver, end_time=args.end_time, progress=not args.quiet)
+    qc = result.qc
+    if result.status != "converged":
+        raise SolverFailed(f"run {result.status}: {result.reason} (recorded in {result.run_dir / 'qc.json'})")
+    print(
+        f"converged: {qc['time_steps']} steps to t = {qc['simulated_time']:.4g} s in {qc['wall_time_s']:.0f} s, "
+        f"max Courant {qc['max_courant']:.2f}, inflow error {qc['inlet_flow_error']:+.2%} -> {result.run_dir}"
+    )
+    return 0
+
+
+def _cmd_post(args) -> int:
+    from cfdgen.post import postprocess
+
+    result = postprocess(args.run, args.out)
+    summary = result.summary
+    w = summary["window"]
+    text = f"wall indices over {w['n_times']} times in [{w['start_s']:.4g}, {w['end_s']:.4g}] s"
+    if summary["sac"]:
+        s = {
+            k: (v["value"] if isinstance(v, dict) and v["value"] is not None else float("nan"))
+            for k, v in summary["sac"].items()
+        }
+        text += (
+            f"; sac TAWSS {s['tawss_mean']:.3g} Pa, nTAWSS {s['ntawss_mean']:.2f}, "
+            f"max OSI {s['osi_max']:.3f}, LSA {s['lsa']:.1%}"
+        )
+    print(f"{text} -> {Path(args.out) if args.out else Path(args.run) / 'post'}")
+    return 0
+
+
+def _cmd_sample(args) -> int:
+    from cfdgen.post import sample_run
+
+    path = sample_run(args.run, args.out, n_points=args.points, seed=args.seed)
+    print(f"{args.points} wall points -> {path}")
     return 0
 
 
@@ -90,6 +156,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--case", default=None, help="case.yaml with units and hints")
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.set_defaults(func=_cmd_morph)
+
+    p = sub.add_parser("mesh", help="prepare a lumen surface (ends, sac, flow extensions) and mesh it with gmsh")
+    p.add_argument("surface", help="STL, VTP, VTK, OBJ or PLY lumen surface")
+    p.add_argument("--level", default="coarse", choices=["tiny", "coarse", "medium", "fine"])
+    p.add_argument("--case", default=None, help="case.yaml with units and hints")
+    p.add_argument("-o", "--out", required=True, help="mesh folder (OpenFOAM polyMesh, geometry/, qc.json)")
+    p.set_defaults(func=_cmd_mesh)
+
+    p = sub.add_parser("simulate", help="run pimpleFoam on a mesh folder under the case's boundary conditions")
+    p.add_argument("mesh", help="mesh folder written by 'iahemo mesh'")
+    p.add_argument("--case", default=None, help="case.yaml with the measurements (population defaults without)")
+    p.add_argument("--end-time", type=float, default=None, help="simulated seconds (default: --cycles periods)")
+    p.add_argument("--cycles", type=float, default=3.0, help="cardiac cycles to simulate (default 3)")
+    p.add_argument("--np", type=int, default=1, help="MPI ranks (default 1)")
+    p.add_argument("--profile", default="womersley", choices=["womersley", "parabolic", "plug"])
+    p.add_argument("-o", "--out", required=True, help="run folder")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("post", help="wall indices (TAWSS, OSI, RRT, ECAP, WSSG, ...), wall VTP and maps of a run")
+    p.add_argument("run", help="run folder written by 'iahemo simulate'")
+    p.add_argument("-o", "--out", default=None, help="output folder (default RUN/post)")
+    p.set_defaults(func=_cmd_post)
+
+    p = sub.add_parser("sample", help="resample a run's wall fields to a fixed-size point cloud (HDF5)")
+    p.add_argument("run", help="run folder written by 'iahemo simulate'")
+    p.add_argument("--points", type=int, default=16384, help="points in the cloud (default 16384)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", required=True, help="sample folder (sample.h5)")
+    p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("case", help="case files")
     case_sub = p.add_subparsers(dest="case_command", required=True)

@@ -22,8 +22,8 @@ ExecutionTime = 1.2 s  ClockTime = 1 s
 """
 
 
-def _feed(text: str, cfg: DivergenceConfig = DivergenceConfig()) -> LogMonitor:
-    m = LogMonitor(cfg)
+def _feed(text: str, cfg: DivergenceConfig | None = None) -> LogMonitor:
+    m = LogMonitor(cfg or DivergenceConfig())
     for line in text.splitlines():
         m.feed(line)
     return m

@@ -1,0 +1,220 @@
+"""Dense, evenly spaced wall point clouds and the point-cloud sample file (DESIGN.md "Point-cloud sample").
+
+Sampling: area-weighted stratified candidates (``OVERSAMPLE`` × n, deterministic for a seed) thinned to exactly
+n points by farthest-point sampling, which spaces them evenly in 3D. Each point keeps the triangle and
+barycentric coordinates it was drawn with, so every wall field is interpolated linearly (exactly, no probing)
+and the normals are the interpolated, renormalised point normals (winding orientation of the wall: outward
+from the lumen for an OpenFOAM wall patch).
+
+File (HDF5, written atomically)::
+
+    /points            (n, 3) float32  mm
+    /normals           (n, 3) float32  unit
+    /sac               (n,)   uint8    1 on the aneurysm sac
+    /fields/<NAME>     (n,) or (n, 3) float32, NAME = dataset_name(registry key), attrs key, unit, label
+    /inputs/morphology (k,)   float64, attr names (registry MORPHOLOGY order; NaN when unknown)
+    /inputs/bc         (j,)   float64, attr names
+    attrs: provenance (case_id, geometry_hash, bc_sample, mesh_level, openfoam_version, code_version, ...),
+           registry_version, units (JSON), n_points, seed
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pyvista as pv
+from scipy.spatial import cKDTree
+
+from cfdgen import registry
+from cfdgen.atomic import atomic_path
+from cfdgen.errors import IahemoError
+from cfdgen.wall_indices import fan_triangles
+
+SAC = registry.FIELDS["sac"].key
+OVERSAMPLE = 4  # candidates per output point: enough for even spacing, cheap to thin
+# Attribute listing the provenance attributes stored as JSON text (HDF5 attributes hold no nested mappings).
+JSON_ATTRS = "json_attrs"
+
+
+def dataset_name(key: str) -> str:
+    """HDF5 dataset name of a registry field (``tawss`` → ``TAWSS``): the one place the mapping is made."""
+    return registry.field(key).key.upper()
+
+
+def key_from_dataset(name: str) -> str:
+    key = name.lower()
+    registry.field(key)  # unknown names fail with the registry's message
+    return key
+
+
+@dataclass(frozen=True, eq=False)
+class PointCloud:
+    points: np.ndarray  # (n, 3) mm
+    normals: np.ndarray  # (n, 3) unit
+    sac: np.ndarray  # (n,) uint8
+    fields: dict[str, np.ndarray]  # registry key → (n,) or (n, 3)
+
+
+@dataclass(frozen=True, eq=False)
+class SampleInputs:
+    morphology: np.ndarray
+    morphology_names: list[str]
+    bc: np.ndarray
+    bc_names: list[str]
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    cloud: PointCloud
+    inputs: SampleInputs
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def morphology_vector(values: dict[str, float]) -> tuple[np.ndarray, list[str]]:
+    """All registry morphology parameters in registry order (NaN where ``values`` lacks one): same length for
+    every sample, so a dataset can stack them."""
+    names = list(registry.MORPHOLOGY)
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise IahemoError(f"morphology has keys the registry does not know: {', '.join(unknown)}")
+    return np.array([float(values.get(k, np.nan)) for k in names]), names
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def farthest_point_sampling(points: np.ndarray, k: int, start: int = 0) -> np.ndarray:
+    """Indices of ``k`` points chosen greedily farthest from those already chosen.
+
+    Only candidates within the current largest gap of the new point can get closer to the chosen set, so each
+    step updates a KD-tree ball instead of all points: O(m log m + k · ball) rather than O(m · k).
+    """
+    m = len(points)
+    if k > m:
+        raise ValueError(f"cannot pick {k} of {m} points")
+    tree = cKDTree(points)
+    dist = np.full(m, np.inf)
+    chosen = np.empty(k, dtype=np.int64)
+    cur, gap = start, np.inf
+    for i in range(k):
+        chosen[i] = cur
+        if np.isfinite(gap):
+            idx = np.asarray(tree.query_ball_point(points[cur], gap), dtype=np.int64)
+        else:
+            idx = np.arange(m)
+        d = np.linalg.norm(points[idx] - points[cur], axis=1)
+        dist[idx] = np.minimum(dist[idx], d)
+        cur = int(np.argmax(dist))
+        gap = float(dist[cur])
+    return chosen
+
+
+def _point_normals(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    cross = np.cross(points[tri[:, 1]] - points[tri[:, 0]], points[tri[:, 2]] - points[tri[:, 0]])
+    acc = np.zeros_like(points)
+    for k in range(3):  # area-weighted (|cross| = 2A) average of the adjacent triangles' normals
+        np.add.at(acc, tri[:, k], cross)
+    return acc / np.maximum(np.linalg.norm(acc, axis=1), 1e-300)[:, None]
+
+
+def sample_wall(wall: pv.PolyData, n_points: int = 16384, seed: int = 0, oversample: int = OVERSAMPLE) -> PointCloud:
+    """``n_points`` evenly spaced points on ``wall`` (units kept) with normals, sac mask and every registry field
+    the wall carries (point data preferred, cell data used as piecewise constant)."""
+    pts = np.asarray(wall.points, dtype=np.float64)
+    tri, parent = fan_triangles(np.asarray(wall.faces))
+    if len(tri) == 0:
+        raise IahemoError("the wall has no faces to sample")
+    a, b, c = pts[tri[:, 0]], pts[tri[:, 1]], pts[tri[:, 2]]
+    area = np.linalg.norm(np.cross(b - a, c - a), axis=1) / 2
+    rng = np.random.default_rng(seed)
+    m = max(oversample * n_points, n_points)
+    # stratified in cumulative area: every triangle gets its share, with less clumping than i.i.d. draws
+    cum = np.cumsum(area)
+    u = (np.arange(m) + rng.random(m)) / m * cum[-1]
+    t_id = np.minimum(np.searchsorted(cum, u, side="right"), len(tri) - 1)
+    r1, r2 = np.sqrt(rng.random(m)), rng.random(m)
+    bary = np.column_stack([1 - r1, r1 * (1 - r2), r1 * r2])
+    cand = np.einsum("mk,mkj->mj", bary, pts[tri[t_id]])
+    keep = farthest_point_sampling(cand, n_points, start=int(rng.integers(m)))
+    t_id, bary, xyz = t_id[keep], bary[keep], cand[keep]
+
+    def at_points(values: np.ndarray) -> np.ndarray:
+        v = np.asarray(values, dtype=np.float64)
+        return np.einsum("nk,nk...->n...", bary, v[tri[t_id]])
+
+    normals = at_points(_point_normals(pts, tri))
+    normals /= np.maximum(np.linalg.norm(normals, axis=1), 1e-300)[:, None]
+    fields: dict[str, np.ndarray] = {}
+    for key in registry.FIELDS:
+        if key in wall.point_data:
+            fields[key] = at_points(wall.point_data[key])
+        elif key in wall.cell_data:
+            fields[key] = np.asarray(wall.cell_data[key], dtype=np.float64)[parent[t_id]]
+    sac_values = fields.pop(SAC, np.zeros(n_points))
+    return PointCloud(xyz, normals, (sac_values >= 0.5).astype(np.uint8), fields)
+
+
+# ---------------------------------------------------------------- file
+
+
+def write_sample(path: str | Path, cloud: PointCloud, inputs: SampleInputs, provenance: dict[str, Any]) -> Path:
+    """Write one point-cloud sample (layout in the module doc) atomically."""
+    units = {"points": "mm", "normals": "1", SAC: registry.FIELDS[SAC].unit}
+    units.update({dataset_name(k): registry.FIELDS[k].unit for k in cloud.fields})
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset("points", data=cloud.points.astype(np.float32))
+            f.create_dataset("normals", data=cloud.normals.astype(np.float32))
+            f.create_dataset("sac", data=np.asarray(cloud.sac, dtype=np.uint8))
+            g = f.create_group("fields")
+            for key, values in cloud.fields.items():
+                spec = registry.field(key)
+                d = g.create_dataset(dataset_name(key), data=np.asarray(values, dtype=np.float32))
+                d.attrs.update({"key": spec.key, "unit": spec.unit, "label": spec.label})
+            gi = f.create_group("inputs")
+            gi.create_dataset("morphology", data=np.asarray(inputs.morphology, dtype=np.float64))
+            gi["morphology"].attrs["names"] = list(inputs.morphology_names)
+            gi.create_dataset("bc", data=np.asarray(inputs.bc, dtype=np.float64))
+            gi["bc"].attrs["names"] = list(inputs.bc_names)
+            attrs = {k: v for k, v in provenance.items() if v is not None}
+            attrs.update({"registry_version": registry.REGISTRY_VERSION, "units": units})
+            attrs["n_points"] = len(cloud.points)
+            encoded = sorted(k for k, v in attrs.items() if isinstance(v, dict | list | tuple))
+            for k, v in attrs.items():
+                f.attrs[k] = json.dumps(v) if k in encoded else v
+            f.attrs[JSON_ATTRS] = json.dumps(encoded)
+    return Path(path)
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_sample(path: str | Path) -> Sample:
+    """Read a sample; a file from another field-registry version is refused (its names or units may differ)."""
+    with h5py.File(path, "r") as f:
+        prov = {k: _attr(v) for k, v in f.attrs.items()}
+        version = str(prov.get("registry_version"))
+        if version != registry.REGISTRY_VERSION:
+            raise IahemoError(
+                f"{path}: written with field-registry version {version}, this code reads version "
+                f"{registry.REGISTRY_VERSION}; regenerate the sample"
+            )
+        for k in json.loads(prov.pop(JSON_ATTRS, "[]")):
+            prov[k] = json.loads(prov[k])
+        fields = {key_from_dataset(name): np.asarray(d) for name, d in f["fields"].items()}
+        cloud = PointCloud(np.asarray(f["points"]), np.asarray(f["normals"]), np.asarray(f["sac"]), fields)
+        m, b = f["inputs/morphology"], f["inputs/bc"]
+        inputs = SampleInputs(
+            np.asarray(m), [_attr(n) for n in m.attrs["names"]], np.asarray(b), [_attr(n) for n in b.attrs["names"]]
+        )
+    return Sample(cloud, inputs, prov)
