@@ -216,6 +216,10 @@ def simulate(
     # End exactly on a write time: OpenFOAM only writes at multiples of the interval from the stage's start.
     n_writes = max(4, round((end - record_start) / (period / solver.writes_per_cycle)))
     write_interval = (end - record_start) / n_writes
+    if record_start <= 0.0:
+        # Shorter than the recorded cycles: record all but the initial rest state (t = 0 has no WSS written).
+        n_writes = max(3, n_writes - 1)
+        record_start = end - n_writes * write_interval
 
     values = {
         "delta_t": num(solver.initial_delta_t),
@@ -248,6 +252,8 @@ def simulate(
     partial = run_dir.with_name(run_dir.name + PARTIAL)
     resume = partial.is_dir() and (partial / "settings.hash").is_file()
     resume = resume and (partial / "settings.hash").read_text().strip() == key
+    if resume:
+        _drop_newest_time(partial)
     if partial.exists() and not resume:
         shutil.rmtree(partial)
     if not resume:
@@ -337,6 +343,24 @@ def simulate(
         shutil.rmtree(run_dir)
     partial.rename(run_dir)
     return RunResult(run_dir, outcome.status, outcome.reason, qc)
+
+
+def _drop_newest_time(case: Path) -> None:
+    """Before resuming an interrupted run: its newest time folder may have been cut off mid-write (and with MPI,
+    some ranks may have written it and others not), so every rank restarts from the newest time all of them
+    hold except the very newest — one write interval of simulated time, never a corrupt restart."""
+    roots = sorted(case.glob("processor*")) or [case]
+    common = set.intersection(*(set(_times(r)) for r in roots))
+    older = sorted(t for t in common if t > 0)[:-1]
+    keep = older[-1] if older else 0.0
+    for root in roots:
+        for d in root.iterdir():
+            try:
+                stale = d.is_dir() and float(d.name) > keep
+            except ValueError:
+                continue
+            if stale:
+                shutil.rmtree(d)
 
 
 def _morphology(mesh_dir: Path) -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -69,6 +70,21 @@ def _vtk_messages():
         yield sink
     finally:
         vtkOutputWindow.SetInstance(previous)
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Swallow what C++ filters print straight to the process's stdout (vmtk's remeshing counts iterations)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def _last_message(sink) -> str:
@@ -393,3 +409,30 @@ def _orient_like(mesh: pv.PolyData, reference: pv.PolyData) -> pv.PolyData:
         tri = tri[:, ::-1]
     return pv.PolyData(np.asarray(fixed.points), np.hstack([np.full((len(tri), 1), 3), tri]).ravel())
 
+
+
+def remesh(surface: pv.PolyData, edge: float, iterations: int = 4) -> pv.PolyData:
+    """Open surface remeshed by vmtk to near-equilateral triangles of edge length ``edge`` (mm).
+
+    Marching-cubes surfaces carry slivers (edges of 1e-5 mm next to 0.2 mm) and flow extensions long thin
+    strips; meshers re-parametrise such input badly (gmsh folds prism layers on it). Boundary loops are
+    remeshed too but stay on their planes.
+    """
+    if not edge > 0:
+        raise GeometryError(f"remeshing edge length must be > 0 (got {edge})")
+    surf = pv.PolyData(np.asarray(surface.points, dtype=np.float64), surface.faces).triangulate().clean()
+    script = _script(
+        "vmtkSurfaceRemeshing",
+        Surface=surf,
+        ElementSizeMode="edgelength",
+        TargetEdgeLength=float(edge),
+        NumberOfIterations=int(iterations),
+        PreserveBoundaryEdges=0,
+    )
+    with _quiet_stdout():
+        _execute(script, "vmtk surface remeshing")
+    out = pv.wrap(script.Surface)
+    if out is None or out.n_cells == 0:
+        raise GeometryError("vmtk surface remeshing returned an empty surface")
+    out = pv.PolyData(np.asarray(out.points, dtype=np.float64), out.faces).triangulate().clean()
+    return _orient_like(out, surf)

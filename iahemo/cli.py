@@ -107,6 +107,25 @@ def _cmd_sample(args) -> int:
     return 0
 
 
+def _cmd_gci(args) -> int:
+    from cfdgen.atomic import write_json
+    from cfdgen.verify import gci_of_runs
+
+    if len(args.runs) != 3:
+        raise ConfigError(f"gci needs exactly three post-processed runs (got {len(args.runs)})")
+    try:
+        res = gci_of_runs(tuple(args.runs), args.quantity)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if args.out:
+        write_json(args.out, res)
+    print(
+        f"{res['quantity']}: {', '.join(f'{v:.4g}' for v in res['values'])} on {res['cells']} cells; "
+        f"observed order {res['order']:.2f}, GCI(fine) {res['gci_fine']:.1%}"
+    )
+    return 0
+
+
 def _cmd_case_check(args) -> int:
     from cfdgen.case import load_case
 
@@ -186,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, help="sample folder (sample.h5)")
     p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("gci", help="grid convergence index of a sac quantity over three mesh levels")
+    p.add_argument("runs", nargs="+", help="three post-processed run folders of one case (any order)")
+    p.add_argument("--quantity", default="tawss_mean", help="key under 'sac' in post/summary.json")
+    p.add_argument("-o", "--out", default=None, help="write the result as JSON")
+    p.set_defaults(func=_cmd_gci)
 
     p = sub.add_parser("case", help="case files")
     case_sub = p.add_subparsers(dest="case_command", required=True)

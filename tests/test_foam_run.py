@@ -89,3 +89,19 @@ def test_patch_entries_cover_every_outlet_kind():
         assert f"    {name}\n" in u and f"    {name}\n" in p
     with pytest.raises(ConfigError):
         OutletSpec("outlet_1", "flow")
+
+
+def test_gci_recovers_order_and_limit():
+    from cfdgen.verify import gci
+
+    # f(h) = 2 + 0.5 h², cells N ∝ h⁻³ with refinement ratios 1.5 and 1.3
+    h = np.array([1.0, 1.5, 1.95])
+    values = tuple(2.0 + 0.5 * h**2)
+    cells = tuple(int(round(1e6 * x**-3)) for x in h)
+    res = gci(values, cells)
+    assert res["order"] == pytest.approx(2.0, abs=0.02)
+    assert res["extrapolated"] == pytest.approx(2.0, abs=2e-3)
+    # GCI of the fine value brackets its true relative error 0.5/2.5 = 20 %, with Roache's safety factor 1.25
+    assert res["gci_fine"] == pytest.approx(1.25 * 0.5 / 2.5, rel=0.03)
+    with pytest.raises(ValueError):
+        gci(values, cells[::-1])

@@ -1,0 +1,131 @@
+"""Real OpenFOAM runs on tiny meshes: Poiseuille and Womersley verification, divergence handling, and the
+case path mesh → simulate → post → sample on a synthetic aneurysm through the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from cfdgen.errors import IahemoError
+from cfdgen.simulate import SolverConfig, simulate
+from cfdgen.verify import PipeCase, mesh_pipe, poiseuille_error, run_pipe, steady_pipe, womersley_errors
+
+pytestmark = [
+    pytest.mark.openfoam,
+    pytest.mark.skipif(shutil.which("pimpleFoam") is None, reason="OpenFOAM is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory):
+    case = dataclasses.replace(steady_pipe(), length_mm=40.0)
+    return case, mesh_pipe(case, tmp_path_factory.mktemp("steady"))
+
+
+def test_poiseuille_wss(steady, tmp_path):
+    case, mesh = steady
+    run = run_pipe(case, mesh, tmp_path / "run", cycles=0.15 / case.period, record_cycles=0.05 / case.period)
+    err = poiseuille_error(run)
+    print(f"Poiseuille: WSS {run.wss[-1]:.4f} Pa vs {run.wss[-1] / (1 + err):.4f} Pa ({err:+.2%}), {run.cells} cells")
+    assert abs(err) < 0.03
+    assert np.ptp(run.wss[-3:]) < 1e-3 * run.wss[-1]  # steady: the start-up transient has died out
+
+
+def test_womersley_wss_waveform(tmp_path):
+    case = PipeCase()  # 80 mm (20 diameters), reference ICA waveform, blood, α ≈ 2.8
+    mesh = mesh_pipe(case, tmp_path)
+    run = run_pipe(case, mesh, tmp_path / "run", cycles=1.6, record_cycles=1.0)
+    e = womersley_errors(run)
+    print(json.dumps({k: round(v, 4) for k, v in e.items()}))
+    assert e["womersley_wss_rel_l2"] < 0.10
+    assert e["womersley_peak_wss_rel_error"] < 0.10
+    # the check has teeth: quasi-steady Poiseuille would miss the peak by far more than the tolerance
+    assert abs(e["peak_wss_quasi_steady_pa"] / e["peak_wss_exact_pa"] - 1) > 0.15
+
+
+def test_diverging_run_is_recorded_and_never_sampled(steady, tmp_path):
+    from cfdgen.post import sample_run
+
+    case, mesh = steady
+    # 100× the flow with a fixed, far too long time step: the solution blows up within a few steps.
+    bc = dataclasses.replace(case, mean_velocity=10.0).boundary_conditions()
+    solver = SolverConfig(adjust_time_step=False, initial_delta_t=5e-3, max_delta_t=5e-3)
+    result = simulate(mesh, tmp_path / "run", bc, solver, end_time=0.5, progress=False)
+    assert result.status == "diverged"
+    qc = json.loads((tmp_path / "run" / "qc.json").read_text())
+    assert qc["status"] == "diverged" and qc["reason"] == result.reason
+    assert any(w in qc["reason"] for w in ("Courant", "continuity", "NaN", "time step", "floating"))
+    assert qc["simulated_time"] < 0.5
+    assert not (tmp_path / "run.partial").exists()
+    with pytest.raises(IahemoError, match="diverged"):
+        sample_run(tmp_path / "run", tmp_path / "sample")
+    assert not (tmp_path / "sample" / "sample.h5").exists()
+
+
+def test_killed_run_resumes_to_a_complete_run(steady, tmp_path):
+    """A run killed mid-way leaves only RUN.partial; the same command again resumes it and completes."""
+    from iahemo.cli import main
+
+    _, mesh = steady
+    run = tmp_path / "run"
+    args = ["simulate", str(mesh), "--end-time", "0.06", "-q", "-o", str(run)]
+    proc = subprocess.Popen([sys.executable, "-m", "iahemo.cli", *args], start_new_session=True)
+    partial = tmp_path / "run.partial"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        written = [d for d in partial.glob("0.0*") if d.is_dir()] if partial.is_dir() else []
+        if len(written) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert partial.is_dir() and not run.exists()  # nothing looks finished
+    assert main(args) == 0
+    qc = json.loads((run / "qc.json").read_text())
+    assert qc["status"] == "converged" and qc["simulated_time"] == pytest.approx(0.06)
+    assert not partial.exists()
+    dirs = {float(d.name): d for d in run.iterdir() if d.name[0].isdigit()}
+    assert len(qc["written_times"]) >= 4
+    assert all((dirs[t] / "U").is_file() and (dirs[t] / "wallShearStress").is_file() for t in qc["written_times"])
+
+
+def test_synthetic_aneurysm_mesh_simulate_post_sample(tmp_path, capsys):
+    from iahemo.cli import main
+
+    case = "cases/syn1_000/case.yaml"
+    assert (
+        main(["mesh", "cases/syn1_000/surface.vtp", "--case", case, "--level", "tiny", "-o", str(tmp_path / "m")]) == 0
+    )
+    qc = json.loads((tmp_path / "m" / "qc.json").read_text())
+    assert qc["checkmesh_ok"] and qc["layers_present"]
+    assert (
+        main(["simulate", str(tmp_path / "m"), "--case", case, "--end-time", "0.02", "-q", "-o", str(tmp_path / "r")])
+        == 0
+    )
+    run_qc = json.loads((tmp_path / "r" / "qc.json").read_text())
+    assert run_qc["status"] == "converged" and abs(run_qc["inlet_flow_error"]) < 0.01
+    assert main(["post", str(tmp_path / "r")]) == 0
+    summary = json.loads((tmp_path / "r" / "post" / "summary.json").read_text())
+    assert summary["sac"]["tawss_mean"]["value"] > 0
+    # a sac is a low-shear pocket next to its parent artery
+    assert summary["sac"]["ntawss_mean"]["value"] < 1.0
+    assert (tmp_path / "r" / "post" / "tawss_osi.png").stat().st_size > 10_000
+    assert main(["sample", str(tmp_path / "r"), "--points", "2048", "-o", str(tmp_path / "s")]) == 0
+    with h5py.File(tmp_path / "s" / "sample.h5") as f:
+        assert f["points"].shape == (2048, 3)
+        assert 0 < f["sac"][:].mean() < 0.8
+        assert np.all(f["fields/TAWSS"][:] >= 0)
+        assert f.attrs["case_id"] == "syn1_000"
+    out = capsys.readouterr().out
+    assert "converged" in out and "sac TAWSS" in out
