@@ -32,13 +32,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--levels", nargs="+", default=["tiny", "coarse"])
     ap.add_argument("--cycles", type=float, default=1.6)
+    ap.add_argument("--np", type=int, default=2, help="MPI ranks per run")
     args = ap.parse_args()
     rows, curves = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for level in args.levels:
             case = dataclasses.replace(PipeCase(), level=level)
             mesh = mesh_pipe(case, Path(tmp) / level)
-            run = run_pipe(case, mesh, Path(tmp) / level / "run", cycles=args.cycles, record_cycles=1.0)
+            run = run_pipe(
+                case, mesh, Path(tmp) / level / "run", cycles=args.cycles, record_cycles=1.0, n_procs=args.np
+            )
             e = womersley_errors(run)
             row = {"level": level, "cells": run.cells, "steps": run.steps, "wall_s": round(run.wall_time_s, 1), **e}
             rows.append(row)

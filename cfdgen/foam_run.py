@@ -7,6 +7,7 @@ run costs seconds, not the rest of its cycle.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import re
@@ -228,6 +229,7 @@ def run_solver(
             text=True,
             env=foam_env(),
             start_new_session=True,  # so that stopping it also stops mpirun's ranks
+            preexec_fn=_die_with_parent,
         )
         last_time = -1.0
         try:
@@ -254,6 +256,18 @@ def run_solver(
         reason = st.fatal or f"{app} exited with status {rc}"
         return SolverOutcome("failed", f"{app} crashed: {reason}", st, rc)
     return SolverOutcome("converged", "", st, rc)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the Python parent dies (killed job, Ctrl-C, scheduler
+    preemption). Its own session would otherwise keep the solver writing into a run folder nobody owns."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the parent's cleanup handlers still stop it in most cases
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -24,7 +24,7 @@ from cfdgen.errors import GeometryError, NoAneurysmError
 from cfdgen.mesh import MeshConfig, MeshQC, mesh_surface
 from cfdgen.morph import MorphConfig, MorphResult, Vessel, measure_vessel, prepare_vessel
 from cfdgen.openings import OpeningLoop, cap, find_openings
-from cfdgen.surface import write_atomic
+from cfdgen.surface import boundary_loops, triangles, write_atomic
 from cfdgen.vmtk_centerlines import add_flow_extensions, remesh
 
 GEOMETRY = "geometry"  # sub-folder of a mesh (and run) folder holding the prepared geometry
@@ -70,6 +70,26 @@ def _transfer_mask(src: pv.PolyData, mask: np.ndarray, dst: pv.PolyData) -> np.n
     return mask[i].astype(np.uint8)
 
 
+def _nonmanifold_edges(surface: pv.PolyData) -> int:
+    tri = triangles(surface)
+    edges = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    return int((np.unique(edges, axis=0, return_counts=True)[1] > 2).sum())
+
+
+def _remeshed(surface: pv.PolyData, edge: float) -> pv.PolyData:
+    """vmtk remeshing at ``edge`` but no coarser than the open rims (kept as they are): a target longer than the
+    rim edges made vmtk fold triangles into the rims (non-manifold edges); shorter retries if it still does."""
+    pts = np.asarray(surface.points)
+    rims = [np.linalg.norm(pts[loop] - pts[np.roll(loop, -1)], axis=1) for loop in boundary_loops(triangles(surface))]
+    edge = min(edge, float(np.median(np.concatenate(rims))))
+    for _ in range(3):
+        out = remesh(surface, edge)
+        if _nonmanifold_edges(out) == 0:
+            return out
+        edge *= 0.7
+    raise GeometryError(f"vmtk remeshing keeps folding the surface ({_nonmanifold_edges(out)} non-manifold edges)")
+
+
 def _radius_at(points: np.ndarray, vessel: Vessel) -> np.ndarray:
     """Local lumen radius (mm) of each point: the inscribed-sphere radius of its nearest centerline point."""
     cl_pts = np.vstack([p.points for p in vessel.centerlines.paths])
@@ -88,8 +108,7 @@ def prepare_geometry(surface_path: str | Path, case: Case | None = None, cfg: Pr
         morph, mask = None, np.zeros(vessel.surface.n_points, np.uint8)
         notes.append(f"no sac: {exc}")
     extended = add_flow_extensions(vessel.surface, vessel.openings, cfg.extension_radii, vessel.centerlines)
-    r_min = min(o.radius for o in vessel.openings)
-    extended = remesh(extended, cfg.remesh_edge * r_min)
+    extended = _remeshed(extended, cfg.remesh_edge * min(o.radius for o in vessel.openings))
     extended.point_data[registry.FIELDS["sac"].key] = _transfer_mask(vessel.surface, mask, extended)
     inlet = next(o for o in vessel.openings if o.patch == registry.INLET)
     # The extended inlet sits one extension further out along the old inlet's outward normal.

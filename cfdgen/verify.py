@@ -106,12 +106,15 @@ def run_pipe(
     """Run the meshed pipe; WSS(t) averaged over the middle third of its length against the closed form."""
     mesh_qc = json.loads((Path(mesh_dir) / "qc.json").read_text())
     bc = case.boundary_conditions()
-    # Resolve the waveform in time too: at least 400 steps per cycle whatever the Courant number allows.
+    # The step is the waveform's (T/400), not the Courant number's: at these slow flows a Courant number of 0.8
+    # is only reached in the few small tetrahedra at the top of the prism layers, and PIMPLE stays stable there at
+    # 3 (tiny level: ~5× fewer steps; WSS(t) still within 3.3 % relative L2 of the closed form).
     solver = SolverConfig(
         cycles=cycles,
         record_cycles=record_cycles,
         writes_per_cycle=40,
         max_delta_t=case.period / 400,
+        max_co=3.0,
         n_procs=n_procs,
     )
     result = simulate(mesh_dir, run_dir, bc, solver, progress=False)

@@ -415,8 +415,8 @@ def remesh(surface: pv.PolyData, edge: float, iterations: int = 4) -> pv.PolyDat
     """Open surface remeshed by vmtk to near-equilateral triangles of edge length ``edge`` (mm).
 
     Marching-cubes surfaces carry slivers (edges of 1e-5 mm next to 0.2 mm) and flow extensions long thin
-    strips; meshers re-parametrise such input badly (gmsh folds prism layers on it). Boundary loops are
-    remeshed too but stay on their planes.
+    strips; meshers re-parametrise such input badly (gmsh folds prism layers on it). Boundary loops keep
+    their edges.
     """
     if not edge > 0:
         raise GeometryError(f"remeshing edge length must be > 0 (got {edge})")
@@ -427,7 +427,7 @@ def remesh(surface: pv.PolyData, edge: float, iterations: int = 4) -> pv.PolyDat
         ElementSizeMode="edgelength",
         TargetEdgeLength=float(edge),
         NumberOfIterations=int(iterations),
-        PreserveBoundaryEdges=0,
+        PreserveBoundaryEdges=1,  # remeshed rims came back with non-manifold edges
     )
     with _quiet_stdout():
         _execute(script, "vmtk surface remeshing")

@@ -64,11 +64,19 @@ def _cmd_simulate(args) -> int:
     from cfdgen.simulate import SolverConfig, run_boundary_conditions, simulate
 
     case = load_case(args.case) if args.case else None
-    bc = run_boundary_conditions(args.mesh, case, profile=args.profile)
+    extra = None
+    if args.design:
+        from cfdgen.uq import run_boundary_conditions_for
+
+        if not args.sample:
+            raise ConfigError("--design needs --sample (the design row's sample_id)")
+        bc, extra = run_boundary_conditions_for(args.design, args.sample, args.mesh, case)
+    else:
+        bc = run_boundary_conditions(args.mesh, case, profile=args.profile)
     for note in bc.notes:
         print(f"note: {note}")
     solver = SolverConfig(cycles=args.cycles, n_procs=args.np)
-    result = simulate(args.mesh, args.out, bc, solver, end_time=args.end_time, progress=not args.quiet)
+    result = simulate(args.mesh, args.out, bc, solver, end_time=args.end_time, progress=not args.quiet, extra=extra)
     qc = result.qc
     if result.status != "converged":
         raise SolverFailed(f"run {result.status}: {result.reason} (recorded in {result.run_dir / 'qc.json'})")
@@ -123,6 +131,36 @@ def _cmd_gci(args) -> int:
         f"{res['quantity']}: {', '.join(f'{v:.4g}' for v in res['values'])} on {res['cells']} cells; "
         f"observed order {res['order']:.2f}, GCI(fine) {res['gci_fine']:.1%}"
     )
+    return 0
+
+
+def _cmd_uq_design(args) -> int:
+    from cfdgen.uq import design_command
+
+    design = design_command(args.case, args.method, args.n, args.out, args.seed, mesh_dir=args.mesh)
+    for note in design.notes:
+        print(f"note: {note}")
+    print(
+        f"{design.method} design: {design.n_runs} runs over {', '.join(design.names)} -> "
+        f"{Path(args.out) / 'design.csv'}"
+    )
+    return 0
+
+
+def _cmd_uq_analyse(args) -> int:
+    from cfdgen.uq import analyse_command
+
+    runs = None
+    if args.runs:
+        from cfdgen.uq import read_design
+
+        if "{sample}" not in args.runs:
+            raise ConfigError("--runs must contain {sample}, e.g. results/c1/tiny/uq_{sample}")
+        runs = {sid: Path(args.runs.format(sample=sid)) for sid in read_design(args.dir).sample_ids}
+    result = analyse_command(args.dir, runs)
+    used = result.get("runs", {}).get("used", [])
+    excluded = result.get("runs", {}).get("excluded", [])
+    print(f"{len(used)} runs analysed, {len(excluded)} excluded -> {Path(args.dir) / 'uq.json'}")
     return 0
 
 
@@ -190,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cycles", type=float, default=3.0, help="cardiac cycles to simulate (default 3)")
     p.add_argument("--np", type=int, default=1, help="MPI ranks (default 1)")
     p.add_argument("--profile", default="womersley", choices=["womersley", "parabolic", "plug"])
+    p.add_argument("--design", default=None, help="UQ design folder: take the BCs from one of its rows")
+    p.add_argument("--sample", default=None, help="sample_id of the design row (with --design)")
     p.add_argument("-o", "--out", required=True, help="run folder")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
@@ -211,6 +251,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantity", default="tawss_mean", help="key under 'sac' in post/summary.json")
     p.add_argument("-o", "--out", default=None, help="write the result as JSON")
     p.set_defaults(func=_cmd_gci)
+
+    p = sub.add_parser("uq", help="uncertainty of the boundary conditions: designs (SALib/chaospy) and analysis")
+    uq_sub = p.add_subparsers(dest="uq_command", required=True)
+    c = uq_sub.add_parser("design", help="write DIR/design.csv (one row per run) and DIR/design.json")
+    c.add_argument("case", help="case.yaml with the measurements and their uncertainties")
+    c.add_argument("--method", required=True, choices=["sobol", "morris", "pce"])
+    c.add_argument("-n", type=int, required=True, help="sobol: base size (power of 2); morris: trajectories; pce: runs")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--mesh", default=None, help="mesh folder (its outlet count decides whether the split varies)")
+    c.add_argument("-o", "--out", required=True)
+    c.set_defaults(func=_cmd_uq_design)
+    c = uq_sub.add_parser("analyse", help="Sobol/Morris/PCE of the runs in DIR/runs/<sample_id>/ -> DIR/uq.json")
+    c.add_argument("dir", help="design folder")
+    c.add_argument("--runs", default=None, help="run folder pattern with {sample} (default DIR/runs/{sample})")
+    c.set_defaults(func=_cmd_uq_analyse)
 
     p = sub.add_parser("case", help="case files")
     case_sub = p.add_subparsers(dest="case_command", required=True)

@@ -44,7 +44,7 @@ def test_poiseuille_wss(steady, tmp_path):
 def test_womersley_wss_waveform(tmp_path):
     case = PipeCase()  # 80 mm (20 diameters), reference ICA waveform, blood, α ≈ 2.8
     mesh = mesh_pipe(case, tmp_path)
-    run = run_pipe(case, mesh, tmp_path / "run", cycles=1.6, record_cycles=1.0)
+    run = run_pipe(case, mesh, tmp_path / "run", cycles=1.6, record_cycles=1.0, n_procs=2)
     e = womersley_errors(run)
     print(json.dumps({k: round(v, 4) for k, v in e.items()}))
     assert e["womersley_wss_rel_l2"] < 0.10
