@@ -1,7 +1,13 @@
 # iahemo ground-truth workflow. Stages live in workflow/rules/, one file each; every rule calls the `iahemo`
-# CLI, i.e. the same library functions a user runs by hand.
+# CLI or a library function, i.e. the same code a user runs by hand.
 #   snakemake -j 2 --profile config/profiles/local
+#   snakemake -j 2 --profile config/profiles/local --configfile config/test.yaml
 #   snakemake -j 64 --profile config/profiles/slurm
+#
+# Chain per case and mesh level (results/<case>/<level>/...):
+#   mesh (prepare + gmsh) → uq_design (checkpoint: design.csv decides the runs) → simulate (one job per design
+#   point) → post → sample (per-run record + sample.h5 of converged runs) → dataset manifest (all cases);
+#   post → uq_analyse (per case).
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -13,12 +19,26 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 RESULTS = config.get("results_dir", "results")
-SYNTH_DIR = config["synth"]["out"]
+# The synthetic cohort goes under the results folder unless placed explicitly, so results_dir moves everything.
+SYNTH_DIR = config["synth"].get("out") or f"{RESULTS}/synthetic"
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/synth.smk"
+include: "workflow/rules/mesh.smk"
+include: "workflow/rules/uq_design.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/post.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/dataset.smk"
+include: "workflow/rules/uq_analyse.smk"
+# Training stages go here once their issues land (they consume DATASET/manifest.json):
+#   include: "workflow/rules/surrogate.smk"   (train the hemodynamics surrogate)
+#   include: "workflow/rules/risk.smk"        (train the risk model)
+#   include: "workflow/rules/evaluate.smk"    (metrics JSON + plots)
+# and their products join rule all's inputs, so adding a case reruns only its CFD jobs plus the retraining.
 
 
 rule all:
     input:
-        f"{SYNTH_DIR}/cohort.csv",
+        all_targets,

@@ -26,17 +26,21 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--case", default=str(REPO / "cases" / "syn1_000"))
+    ap.add_argument("--case", default=str(REPO / "cases" / "syn1_000"), help="case folder, or a bare surface file")
+    ap.add_argument("--out", default="cfd_cost.json", help="result file name in benchmarks/results/")
     ap.add_argument("--levels", nargs="+", default=["tiny", "coarse"])
     ap.add_argument("--end-time", type=float, default=0.05)
     ap.add_argument("--ranks", nargs="+", type=int, default=[1, 2])
     args = ap.parse_args()
-    case = load_case(args.case)
+    source = Path(args.case)
+    case = load_case(source) if source.is_dir() else None
+    surface = case.surface if case else source
+    name = case.id if case else source.parent.name
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for level in args.levels:
             t0 = time.perf_counter()
-            _, qc = mesh_case(case.surface, Path(tmp) / level, level, case)
+            _, qc = mesh_case(surface, Path(tmp) / level, level, case)
             mesh_s = time.perf_counter() - t0
             bc = run_boundary_conditions(Path(tmp) / level, case)
             for ranks in args.ranks:
@@ -51,7 +55,7 @@ def main() -> None:
                 q = res.qc
                 core_s = q["wall_time_s"] * ranks
                 row = {
-                    "case": case.id,
+                    "case": name,
                     "level": level,
                     "cells": qc.cells,
                     "mesh_s": round(mesh_s, 2),
@@ -64,7 +68,7 @@ def main() -> None:
                 }
                 rows.append(row)
                 print(row, flush=True)
-    out = REPO / "benchmarks" / "results" / "cfd_cost.json"
+    out = REPO / "benchmarks" / "results" / args.out
     write_json(out, {"benchmark": "cfd_cost", "machine": machine(), "end_time_s": args.end_time, "runs": rows})
     print(f"-> {out}")
 

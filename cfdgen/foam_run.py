@@ -55,16 +55,30 @@ def require(tool: str) -> str:
     return path
 
 
-def run_utility(args: Sequence[str], case_dir: str | Path, log: str | Path | None = None) -> str:
+def run_utility(
+    args: Sequence[str],
+    case_dir: str | Path,
+    log: str | Path | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+) -> str:
     """Run an OpenFOAM utility on ``case_dir``; its output goes to ``log``; a failure names the tool and why."""
     require(args[0])
-    proc = subprocess.run(
-        [*args, "-case", str(case_dir)], capture_output=True, text=True, env=foam_env(), check=False
-    )
+    try:
+        proc = subprocess.run(
+            [*args, "-case", str(case_dir)],
+            capture_output=True,
+            text=True,
+            env=foam_env(),
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise FoamError(f"{args[0]} did not finish within {timeout:.0f} s") from None
     out = proc.stdout + proc.stderr
     if log is not None:
         Path(log).write_text(out)
-    if proc.returncode != 0 or "FOAM FATAL" in out:
+    if check and (proc.returncode != 0 or "FOAM FATAL" in out):
         raise FoamError(f"{args[0]} failed on {case_dir}: {fatal_message(out)}")
     return out
 

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from scipy.spatial import cKDTree
 from cfdgen import registry
 from cfdgen.atomic import atomic_dir
 from cfdgen.errors import ConfigError, GeometryError, IahemoError
+from cfdgen.foam_run import fatal_message, require, run_utility
 from cfdgen.surface import _edges, triangles
 
 MM_TO_M = 1e-3
@@ -204,7 +203,7 @@ def mesh_surface(
     lvl = resolve_level(level)
     points, tri, region = _checked_surface(closed)
     radii = _point_radii(closed, points, tri, region, radius)
-    tools = _openfoam_tools()
+    _openfoam_tools()
     edge = np.linalg.norm(points[tri] - points[np.roll(tri, 1, axis=1)], axis=2)
     smallest = min(lvl.size_factor, lvl.wall_factor) * float(np.min(radii[np.unique(tri)]))
     merge_mm = config.merge_fraction * min(smallest, float(np.median(edge)))
@@ -223,7 +222,7 @@ def mesh_surface(
             # at the tiny level, 5-8 % with a tenth), but can meet across a tight neck: then thinner ones.
             try:
                 stats, patches, gmsh_version = _attempt(
-                    tmp, points, tri, region, radii, openings, [h * scale for h in heights], lvl, config, tools, timings
+                    tmp, points, tri, region, radii, openings, [h * scale for h in heights], lvl, config, timings
                 )
                 if set(patches) != expected:
                     raise GeometryError(
@@ -277,18 +276,18 @@ def mesh_surface(
 # input checks
 
 
-def _attempt(tmp: Path, points, tri, region, radii, openings, heights, lvl, config, tools, timings):
+def _attempt(tmp: Path, points, tri, region, radii, openings, heights, lvl, config, timings):
     """One meshing try into ``tmp``: gmsh volume, gmshToFoam, wall type, checkMesh and its verdict."""
     t = time.perf_counter()
     gmsh_version = _gmsh_volume(points, tri, region, radii, openings, heights, lvl, config, tmp / "mesh.msh")
     timings["gmsh"] = time.perf_counter() - t
     _write_system(tmp)
     t = time.perf_counter()
-    _run(tools, "gmshToFoam", ["mesh.msh", "-case", str(tmp)], tmp, config.timeout_s)
+    run_utility(["gmshToFoam", str(tmp / "mesh.msh")], tmp, tmp / "log.gmshToFoam", config.timeout_s)
     patches = _set_wall_type(tmp / "constant" / "polyMesh" / "boundary")
     timings["gmshToFoam"] = time.perf_counter() - t
     t = time.perf_counter()
-    log = _run(tools, "checkMesh", ["-case", str(tmp)], tmp, config.timeout_s, check=False)
+    log = run_utility(["checkMesh"], tmp, tmp / "log.checkMesh", config.timeout_s, check=False)
     timings["checkMesh"] = time.perf_counter() - t
     stats = parse_checkmesh(log)
     _judge(stats, config, log)
@@ -525,45 +524,9 @@ def _gmsh_volume(points, tri, region, radii, openings, heights, lvl: MeshLevel, 
 # OpenFOAM
 
 
-def _openfoam_tools() -> dict[str, str]:
-    tools = {}
+def _openfoam_tools() -> None:
     for name in ("gmshToFoam", "checkMesh"):
-        path = shutil.which(name)
-        if path is None:
-            raise IahemoError(f"OpenFOAM's {name} is not on PATH: install OpenFOAM (Debian: apt install openfoam)")
-        tools[name] = path
-    return tools
-
-
-def _foam_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("WM_PROJECT_DIR", "/usr/share/openfoam")
-    return env
-
-
-def _run(tools, name: str, args: list[str], case: Path, timeout: float, check: bool = True) -> str:
-    try:
-        proc = subprocess.run(
-            [tools[name], *args],
-            cwd=case,
-            env=_foam_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise IahemoError(f"{name} did not finish within {timeout:.0f} s") from None
-    log = proc.stdout + proc.stderr
-    (case / f"log.{name}").write_text(log)
-    if check and proc.returncode != 0:
-        raise IahemoError(f"{name} failed (exit {proc.returncode}): {_foam_error(log)}")
-    return log
-
-
-def _foam_error(log: str) -> str:
-    m = re.search(r"--> FOAM FATAL (?:IO )?ERROR:?\s*(.*?)(?:\n\s*\n|$)", log, re.S)
-    text = m.group(1) if m else (log.strip().splitlines() or ["no output"])[-1]
-    return re.sub(r"\s+", " ", text).strip()[:300]
+        require(name)
 
 
 _CONTROL_DICT = """\
@@ -693,7 +656,7 @@ def parse_checkmesh(log: str) -> dict:
 
 def _judge(stats: dict, config: MeshConfig, log: str) -> None:
     if stats["cells"] <= 0:
-        raise IahemoError(f"checkMesh could not read the mesh: {_foam_error(log)}")
+        raise IahemoError(f"checkMesh could not read the mesh: {fatal_message(log)}")
     if stats["ok"]:
         return
     bad = [f for f in stats["failed"] if not any(t in f.lower() for t in config.tolerated_failures)]

@@ -112,3 +112,203 @@ def test_synth_bad_arguments_are_one_line(tmp_path, capsys, argv):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("iahemo: error: ")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The CFD workflow of config/test.yaml, for real: 2 tiny cases × 4 PCE runs. One results folder serves every test
+# below (in file order): interrupted and resumed run → products → an injected divergence → on_failure "fail".
+
+SNAKEMAKE_TIMEOUT = 1800  # s; the whole test config takes ~5-6 min on 2 cores
+
+
+def _workflow_env():
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+@pytest.fixture(scope="module")
+def cfd_workflow(tmp_path_factory):
+    import signal
+    import time
+
+    snakemake = Path(sys.executable).with_name("snakemake")
+    if not snakemake.exists():
+        pytest.skip("snakemake not installed (extra 'workflow')")
+    if shutil.which("pimpleFoam") is None:
+        pytest.skip("OpenFOAM is not installed")
+    root = tmp_path_factory.mktemp("cfd_workflow")
+    work, results = root / "work", root / "results"
+    for name in ("config", "workflow"):
+        shutil.copytree(REPO / name, work / name)
+    shutil.copy(REPO / "Snakefile", work / "Snakefile")
+    (work / "cases").symlink_to(REPO / "cases")
+    env = _workflow_env()
+
+    def cmd(*configfiles, config=(), extra=()):
+        files = ["config/test.yaml", *map(str, configfiles)]
+        return [
+            str(snakemake),
+            "-j",
+            "2",
+            "--configfile",
+            *files,
+            "--config",
+            f"results_dir={results}",
+            *config,
+            *extra,
+        ]
+
+    # (a) interrupt (SIGINT to the whole process group, as Ctrl-C does) once simulate jobs have started
+    started = time.monotonic()
+    with open(root / "interrupted.log", "w") as log:
+        proc = subprocess.Popen(cmd(), cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        interrupted = False
+        while proc.poll() is None and time.monotonic() - started < SNAKEMAKE_TIMEOUT:
+            # once a run is under way (and both meshes are done: a killed mesh restarts from scratch)
+            if any(results.glob("*/tiny/uq_*.partial/settings.hash")) and len(list(results.glob("*/tiny/mesh"))) == 2:
+                time.sleep(3)  # let the solver write a time step or two
+                os.killpg(proc.pid, signal.SIGINT)
+                interrupted = True
+                break
+            time.sleep(0.5)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert interrupted, (root / "interrupted.log").read_text()[-3000:]
+    assert proc.returncode != 0
+    # ... and rerun the same command: it completes
+    r = subprocess.run(cmd(), cwd=work, env=env, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT)
+    wall = time.monotonic() - started
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    print(f"test-config workflow: {wall:.0f} s wall including the interruption")
+    return {"work": work, "results": results, "env": env, "cmd": cmd, "rerun": r, "wall_s": wall}
+
+
+def _design_ids(results, case):
+    import csv
+
+    with open(results / case / "tiny" / "design" / "design.csv", newline="") as fh:
+        return [row["sample_id"] for row in csv.DictReader(fh)]
+
+
+CASES = ("syn1_000", "syn1_001")
+
+
+def test_workflow_test_config_products(cfd_workflow):
+    import json
+
+    import h5py
+
+    from cfdgen.pointcloud import dataset_name, read_sample
+
+    results = cfd_workflow["results"]
+    ids = {c: _design_ids(results, c) for c in CASES}
+    assert all(v == ["s0000", "s0001", "s0002", "s0003"] for v in ids.values())
+
+    # resumed cleanly: no run left half-assembled, no temporary file of an atomic write, every run converged
+    leftovers = [p for p in results.rglob("*") if p.name.endswith(".partial") or p.name.startswith(".")]
+    assert leftovers == []
+    for c in CASES:
+        for s in ids[c]:
+            qc = json.loads((results / c / "tiny" / f"uq_{s}" / "qc.json").read_text())
+            assert qc["status"] == "converged", (c, s, qc["reason"])
+
+    # samples: registry dataset names and provenance
+    manifest = json.loads((results / "dataset" / "manifest.json").read_text())
+    assert manifest["n_samples"] == 8 and manifest["excluded"] == []
+    hashes = {}
+    for entry in manifest["samples"]:
+        path = results / "dataset" / entry["path"]
+        sample = read_sample(path)
+        prov = sample.provenance
+        assert prov["case_id"] == entry["case_id"] and prov["mesh_level"] == "tiny" == entry["mesh_level"]
+        assert prov["geometry_hash"] == entry["geometry_hash"]
+        assert sample.cloud.points.shape == (2048, 3)
+        assert {"tawss", "osi"} <= set(sample.cloud.fields)
+        with h5py.File(path, "r") as f:
+            assert set(f["fields"]) == {dataset_name(k) for k in sample.cloud.fields}
+        hashes.setdefault(entry["case_id"], set()).add(entry["geometry_hash"])
+        record = json.loads(
+            (results / entry["case_id"] / "tiny" / "samples" / f"uq_{entry['bc_sample']}.json").read_text()
+        )
+        assert record["status"] == "converged" and Path(record["sample"]).resolve() == path.resolve()
+    assert sorted((e["case_id"], e["bc_sample"]) for e in manifest["samples"]) == [
+        (c, s) for c in CASES for s in ids[c]
+    ]
+
+    # geometry-level split: one geometry per case here, each whole in one split; train and test both filled
+    assert all(len(v) == 1 for v in hashes.values())
+    split_of = {}
+    for entry in manifest["samples"]:
+        assert split_of.setdefault(entry["geometry_hash"], entry["split"]) == entry["split"]
+    assert sorted(split_of.values()) == ["test", "train"]
+    rows = (results / "dataset" / "manifest.csv").read_text().splitlines()
+    assert rows[0] == "path,case_id,geometry_hash,bc_sample,mesh_level,split" and len(rows) == 9
+
+    # UQ analysis of each case over its 4 runs
+    for c in CASES:
+        uq = json.loads((results / c / "tiny" / "design" / "uq.json").read_text())
+        assert sorted(uq["runs"]["used"]) == ids[c] and uq["runs"]["excluded"] == []
+        assert "pce" in uq and uq["design"]["method"] == "pce"
+        analysis = json.loads((results / c / "tiny" / "design" / "analysis.json").read_text())
+        assert analysis["status"] == "analysed"
+
+    # every job left its log and benchmark
+    names = ["mesh", "uq_design", "uq_analyse"] + [
+        f"{step}_uq_{s}" for step in ("simulate", "post", "sample") for s in ids[CASES[0]]
+    ]
+    for c in CASES:
+        for name in names:
+            assert (results / "logs" / c / "tiny" / f"{name}.log").stat().st_size > 0, (c, name)
+            assert (results / "benchmarks" / c / "tiny" / f"{name}.tsv").is_file(), (c, name)
+    for name in ("manifest", "synth_cohort"):
+        assert (results / "logs" / f"{name}.log").is_file() and (results / "benchmarks" / f"{name}.tsv").is_file()
+    assert (results / "synthetic" / "cohort.csv").is_file()
+
+    # nothing left to do
+    w = cfd_workflow
+    r = subprocess.run(w["cmd"](extra=["-n"]), cwd=w["work"], env=w["env"], capture_output=True, text=True)
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr
+
+
+def test_workflow_diverged_run_is_recorded_and_excluded(cfd_workflow):
+    import json
+
+    w, results = cfd_workflow, cfd_workflow["results"]
+    fault = w["work"] / "fault.yaml"
+    fault.write_text("fault_injection:\n  diverge: [syn1_000/s0001]\n")
+    r = subprocess.run(
+        w["cmd"](fault), cwd=w["work"], env=w["env"], capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    qc = json.loads((results / "syn1_000" / "tiny" / "uq_s0001" / "qc.json").read_text())
+    assert qc["status"] in ("diverged", "failed") and qc["reason"]
+    # excluded from the dataset with the solver's reason; no sample file
+    manifest = json.loads((results / "dataset" / "manifest.json").read_text())
+    assert manifest["n_samples"] == 7
+    (excluded,) = manifest["excluded"]
+    assert (excluded["case_id"], excluded["bc_sample"]) == ("syn1_000", "s0001")
+    assert excluded["status"] == qc["status"] and excluded["reason"] == qc["reason"]
+    assert ("syn1_000", "s0001") not in {(s["case_id"], s["bc_sample"]) for s in manifest["samples"]}
+    record = json.loads((results / "syn1_000" / "tiny" / "samples" / "uq_s0001.json").read_text())
+    assert record["sample"] is None and record["reason"] == qc["reason"]
+    assert not (results / "syn1_000" / "tiny" / "samples" / "uq_s0001").exists()
+    # the PCE analysis goes on without it
+    uq = json.loads((results / "syn1_000" / "tiny" / "design" / "uq.json").read_text())
+    assert [e["sample_id"] for e in uq["runs"]["excluded"]] == ["s0001"] and len(uq["runs"]["used"]) == 3
+
+    # on_failure "fail": the same divergence stops the workflow, with the reason in the job's log and the output
+    target = results / "syn1_000" / "tiny" / "uq_s0001" / "qc.json"
+    r = subprocess.run(
+        w["cmd"](fault, config=["on_failure=fail"], extra=["-f", str(target)]),
+        cwd=w["work"],
+        env=w["env"],
+        capture_output=True,
+        text=True,
+        timeout=SNAKEMAKE_TIMEOUT,
+    )
+    assert r.returncode != 0
+    log = (results / "logs" / "syn1_000" / "tiny" / "simulate_uq_s0001.log").read_text()
+    assert qc["reason"] in log and "on_failure: fail" in r.stdout + r.stderr
+    assert qc["reason"] in r.stdout + r.stderr

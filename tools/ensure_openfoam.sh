@@ -1,7 +1,24 @@
 #!/usr/bin/env bash
-# OpenFOAM (ESI line) from the distribution's `openfoam` package: installed when missing and we are root,
-# otherwise the exact command is printed. Stages that need it skip or fail with that same message.
+# OpenFOAM (ESI line) from the distribution's `openfoam` package, and the system libraries gmsh's wheel needs:
+# installed when missing and we are root, otherwise the exact command is printed. Stages that need it skip or fail with that same message.
 set -euo pipefail
+
+# gmsh's PyPI wheel links against these X/GL libraries even when it never opens a window.
+GMSH_LIBS="libGLU.so.1:libglu1-mesa libXcursor.so.1:libxcursor1 libXft.so.2:libxft2 libXinerama.so.1:libxinerama1
+libOpenGL.so.0:libopengl0 libgomp.so.1:libgomp1 libXrender.so.1:libxrender1"
+missing=""
+for pair in $GMSH_LIBS; do
+    ldconfig -p 2>/dev/null | grep -q "${pair%%:*}" || missing="$missing ${pair##*:}"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> installing libraries gmsh needs:$missing"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    else
+        echo "==> gmsh needs:$missing  (sudo apt-get install -y$missing)"
+    fi
+fi
 
 if [ -f /usr/share/openfoam/etc/bashrc ] || command -v pimpleFoam >/dev/null 2>&1; then
     echo "==> OpenFOAM present"

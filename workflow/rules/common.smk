@@ -1,0 +1,134 @@
+# Shared definitions: the case table, path patterns, config shorthands and the checkpoint aggregations.
+import csv
+import os
+from pathlib import Path
+
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
+
+try:  # the C loader: the case table of a 1,000-case cohort is read at every DAG build
+    _YAML_LOADER = yaml.CSafeLoader
+except AttributeError:
+    _YAML_LOADER = yaml.SafeLoader
+
+
+wildcard_constraints:
+    case=r"[A-Za-z0-9_.-]+",
+    level=r"tiny|coarse|medium|fine",
+    sample=r"s\d+",
+
+
+LEVEL = config["mesh"]["level"]
+ON_FAILURE = config["on_failure"]
+NP = config["simulate"]["np"]
+DATASET = f"{RESULTS}/dataset"
+
+CASE_DIR = RESULTS + "/{case}/{level}"
+MESH_DIR = CASE_DIR + "/mesh"
+DESIGN_DIR = CASE_DIR + "/design"
+RUN_DIR = CASE_DIR + "/uq_{sample}"
+SAMPLE_DIR = CASE_DIR + "/samples/uq_{sample}"
+LOGS = RESULTS + "/logs/{case}/{level}"
+BENCH = RESULTS + "/benchmarks/{case}/{level}"
+
+
+def _case_entry(cid, case_yaml):
+    """{"yaml", "surface"} of one case; None (with a warning) for a case without a surface, which needs the
+    segmentation stage (not in the workflow yet)."""
+    case_yaml = Path(case_yaml)
+    if case_yaml.is_dir():
+        case_yaml = case_yaml / "case.yaml"
+    if not case_yaml.is_file():
+        raise WorkflowError(f"case {cid}: no case file {case_yaml}")
+    with case_yaml.open() as fh:
+        doc = yaml.load(fh, Loader=_YAML_LOADER) or {}
+    surface = (doc.get("input") or {}).get("surface")
+    if not surface:
+        logger.warning(f"case {cid}: {case_yaml} has no input.surface (image-only cases need segmentation); skipped")
+        return None
+    return {"yaml": str(case_yaml), "surface": str(case_yaml.parent / surface)}
+
+
+def load_cases():
+    """Cases: every cases_dir/<id>/case.yaml, plus the rows (id, path) of the optional case sheet, whose schema is
+    workflow/schemas/cases.schema.yaml; the optional `cases` list keeps only those ids."""
+    found = {}
+    root = Path(config.get("cases_dir", "cases"))
+    if root.is_dir():
+        for d in sorted(root.iterdir()):
+            if (d / "case.yaml").is_file():
+                found[d.name] = d / "case.yaml"
+    sheet = config.get("case_sheet")
+    if sheet:
+        import pandas as pd
+
+        table = pd.read_csv(sheet, dtype=str, comment="#", skipinitialspace=True)
+        validate(table, "../schemas/cases.schema.yaml")
+        for cid, path in zip(table["id"], table["path"]):
+            path = Path(path) / "case.yaml" if Path(path).is_dir() else Path(path)
+            if cid in found and Path(found[cid]).resolve() != path.resolve():
+                raise WorkflowError(f"case {cid} is in both {root} and the case sheet {sheet}, with different files")
+            found[cid] = path
+    wanted = config.get("cases")
+    if wanted:
+        missing = sorted(set(wanted) - set(found))
+        if missing:
+            raise WorkflowError(f"config cases lists unknown case ids: {', '.join(missing)}")
+        found = {c: found[c] for c in wanted}
+    cases = {}
+    for cid, path in found.items():
+        entry = _case_entry(cid, path)
+        if entry is not None:
+            cases[cid] = entry
+    return cases
+
+
+CASES = load_cases()
+
+
+def case_yaml(wildcards):
+    return CASES[wildcards.case]["yaml"]
+
+
+def case_surface(wildcards):
+    return CASES[wildcards.case]["surface"]
+
+
+def design_samples(case, level):
+    """Sample ids of a case's design: known only once the uq_design checkpoint has run."""
+    csv_path = checkpoints.uq_design.get(case=case, level=level).output.csv
+    with open(csv_path, newline="") as fh:
+        rows = csv.reader(fh)
+        next(rows)
+        return [r[0] for r in rows if r]
+
+
+def post_records(wildcards):
+    ids = design_samples(wildcards.case, wildcards.level)
+    return expand(RUN_DIR + "/post/record.json", case=wildcards.case, level=wildcards.level, sample=ids)
+
+
+def sample_records(wildcards):
+    """Every run's sample record over all cases (at the configured mesh level)."""
+    return [
+        path
+        for c in CASES
+        for path in expand(CASE_DIR + "/samples/uq_{sample}.json", case=c, level=LEVEL, sample=design_samples(c, LEVEL))
+    ]
+
+
+def fault_runs():
+    """Test-only: (case, sample) pairs whose design row is made to diverge (fault_injection.diverge)."""
+    spec = config.get("fault_injection") or {}
+    return {tuple(item.split("/", 1)) for item in spec.get("diverge", [])}
+
+
+def all_targets(wildcards):
+    targets = []
+    if config["synth"].get("enabled", True):
+        targets.append(f"{SYNTH_DIR}/cohort.csv")
+    if CASES:
+        targets.append(f"{DATASET}/manifest.json")
+        targets += expand(DESIGN_DIR + "/analysis.json", case=list(CASES), level=LEVEL)
+    return targets
