@@ -115,8 +115,9 @@ def test_synth_bad_arguments_are_one_line(tmp_path, capsys, argv):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The CFD workflow of config/test.yaml, for real: 2 tiny cases × 4 PCE runs. One results folder serves every test
-# below (in file order): interrupted and resumed run → products → an injected divergence → on_failure "fail".
+# The CFD workflow of config/test.yaml, for real: 2 tiny cases, PCE designs of 8 and 3 runs. One results folder
+# serves every test below (in file order): interrupted and resumed run → products → an injected divergence →
+# on_failure "fail".
 
 SNAKEMAKE_TIMEOUT = 1800  # s; the whole test config takes ~5-6 min on 2 cores
 
@@ -204,7 +205,8 @@ def test_workflow_test_config_products(cfd_workflow):
 
     results = cfd_workflow["results"]
     ids = {c: _design_ids(results, c) for c in CASES}
-    assert all(v == ["s0000", "s0001", "s0002", "s0003"] for v in ids.values())
+    n_runs = {"syn1_000": 8, "syn1_001": 3}  # config/test.yaml uq.n_by_case
+    assert all(ids[c] == [f"s{k:04d}" for k in range(n_runs[c])] for c in CASES)
 
     # resumed cleanly: no run left half-assembled, no temporary file of an atomic write, every run converged
     leftovers = [p for p in results.rglob("*") if p.name.endswith(".partial") or p.name.startswith(".")]
@@ -216,7 +218,7 @@ def test_workflow_test_config_products(cfd_workflow):
 
     # samples: registry dataset names and provenance
     manifest = json.loads((results / "dataset" / "manifest.json").read_text())
-    assert manifest["n_samples"] == 8 and manifest["excluded"] == []
+    assert manifest["n_samples"] == 11 and manifest["excluded"] == []
     hashes = {}
     for entry in manifest["samples"]:
         path = results / "dataset" / entry["path"]
@@ -244,9 +246,9 @@ def test_workflow_test_config_products(cfd_workflow):
         assert split_of.setdefault(entry["geometry_hash"], entry["split"]) == entry["split"]
     assert sorted(split_of.values()) == ["test", "train"]
     rows = (results / "dataset" / "manifest.csv").read_text().splitlines()
-    assert rows[0] == "path,case_id,geometry_hash,bc_sample,mesh_level,split" and len(rows) == 9
+    assert rows[0] == "path,case_id,geometry_hash,bc_sample,mesh_level,split" and len(rows) == 12
 
-    # UQ analysis of each case over its 4 runs
+    # UQ analysis of each case over all its runs (8: the small real design of the UQ issue)
     for c in CASES:
         uq = json.loads((results / c / "tiny" / "design" / "uq.json").read_text())
         assert sorted(uq["runs"]["used"]) == ids[c] and uq["runs"]["excluded"] == []
@@ -255,10 +257,10 @@ def test_workflow_test_config_products(cfd_workflow):
         assert analysis["status"] == "analysed"
 
     # every job left its log and benchmark
-    names = ["mesh", "uq_design", "uq_analyse"] + [
-        f"{step}_uq_{s}" for step in ("simulate", "post", "sample") for s in ids[CASES[0]]
-    ]
     for c in CASES:
+        names = ["mesh", "uq_design", "uq_analyse"] + [
+            f"{step}_uq_{s}" for step in ("simulate", "post", "sample") for s in ids[c]
+        ]
         for name in names:
             assert (results / "logs" / c / "tiny" / f"{name}.log").stat().st_size > 0, (c, name)
             assert (results / "benchmarks" / c / "tiny" / f"{name}.tsv").is_file(), (c, name)
@@ -286,7 +288,7 @@ def test_workflow_diverged_run_is_recorded_and_excluded(cfd_workflow):
     assert qc["status"] in ("diverged", "failed") and qc["reason"]
     # excluded from the dataset with the solver's reason; no sample file
     manifest = json.loads((results / "dataset" / "manifest.json").read_text())
-    assert manifest["n_samples"] == 7
+    assert manifest["n_samples"] == 10
     (excluded,) = manifest["excluded"]
     assert (excluded["case_id"], excluded["bc_sample"]) == ("syn1_000", "s0001")
     assert excluded["status"] == qc["status"] and excluded["reason"] == qc["reason"]
@@ -296,7 +298,7 @@ def test_workflow_diverged_run_is_recorded_and_excluded(cfd_workflow):
     assert not (results / "syn1_000" / "tiny" / "samples" / "uq_s0001").exists()
     # the PCE analysis goes on without it
     uq = json.loads((results / "syn1_000" / "tiny" / "design" / "uq.json").read_text())
-    assert [e["sample_id"] for e in uq["runs"]["excluded"]] == ["s0001"] and len(uq["runs"]["used"]) == 3
+    assert [e["sample_id"] for e in uq["runs"]["excluded"]] == ["s0001"] and len(uq["runs"]["used"]) == 7
 
     # on_failure "fail": the same divergence stops the workflow, with the reason in the job's log and the output
     target = results / "syn1_000" / "tiny" / "uq_s0001" / "qc.json"

@@ -13,7 +13,7 @@ checkpoint uq_design:
         out=DESIGN_DIR,
         mesh=MESH_DIR,
         method=config["uq"]["method"],
-        n=config["uq"]["n"],
+        n=lambda wc: config["uq"].get("n_by_case", {}).get(wc.case, config["uq"]["n"]),
         seed=config["uq"]["seed"],
         inputs=config["uq"].get("inputs"),
         pce_order=config["uq"].get("pce_order"),
