@@ -385,10 +385,16 @@ def _run_stages(
         stages.append((record_start, record_start))  # start-up cycles: one restart point, nothing else
     stages.append((end, write_interval))
     outcome = None
+    steps, courant, continuity = 0, 0.0, 0.0
     try:
         for stage_end, interval in stages:
             _control(case, values, stage_end, interval)
             outcome = run_solver("pimpleFoam", case, case / "log.pimpleFoam", solver.n_procs, solver.divergence, tick)
+            # the QC speaks for the whole run, not its last stage
+            steps += outcome.state.steps
+            courant = max(courant, outcome.state.courant_max)
+            continuity = max(continuity, outcome.state.continuity_max)
+            outcome.state.steps, outcome.state.courant_max, outcome.state.continuity_max = steps, courant, continuity
             if outcome.status != "converged":
                 return outcome
     finally:

@@ -164,8 +164,8 @@ def cfd_workflow(tmp_path_factory):
         proc = subprocess.Popen(cmd(), cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         interrupted = False
         while proc.poll() is None and time.monotonic() - started < SNAKEMAKE_TIMEOUT:
-            # once a run is under way (and both meshes are done: a killed mesh restarts from scratch)
-            if any(results.glob("*/tiny/uq_*.partial/settings.hash")) and len(list(results.glob("*/tiny/mesh"))) == 2:
+            # as soon as a CFD run is under way (a mesh killed with it restarts from scratch: also fine)
+            if any(results.glob("*/tiny/uq_*.partial/settings.hash")):
                 time.sleep(3)  # let the solver write a time step or two
                 os.killpg(proc.pid, signal.SIGINT)
                 interrupted = True
@@ -178,8 +178,12 @@ def cfd_workflow(tmp_path_factory):
             proc.wait()
     assert interrupted, (root / "interrupted.log").read_text()[-3000:]
     assert proc.returncode != 0
-    # ... and rerun the same command: it completes
+    # ... and rerun the same command: it completes. Snakemake leaves its lock when the signal lands outside its own
+    # handler; it then asks for --unlock, which is the documented way back (README), so the test does the same.
     r = subprocess.run(cmd(), cwd=work, env=env, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT)
+    if r.returncode != 0 and "--unlock" in r.stdout + r.stderr:
+        subprocess.run(cmd(extra=["--unlock"]), cwd=work, env=env, capture_output=True, text=True, check=True)
+        r = subprocess.run(cmd(), cwd=work, env=env, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT)
     wall = time.monotonic() - started
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     print(f"test-config workflow: {wall:.0f} s wall including the interruption")
