@@ -122,6 +122,14 @@ def outlet_specs(bc: BoundaryConditions, times: np.ndarray) -> list[OutletSpec]:
     return specs
 
 
+def check_mesh_dir(mesh_dir: str | Path) -> None:
+    """A folder written by ``iahemo mesh``, or one readable line saying what it lacks."""
+    mesh_dir = Path(mesh_dir)
+    for rel in ("constant/polyMesh/boundary", f"{GEOMETRY}/geometry.json", f"{GEOMETRY}/openings.json"):
+        if not (mesh_dir / rel).is_file():
+            raise ConfigError(f"{mesh_dir} is not a mesh folder written by 'iahemo mesh' (no {rel})")
+
+
 def outlet_diameters(mesh_dir: str | Path) -> np.ndarray:
     """Equivalent diameters (m) of outlet_0, outlet_1, ... from the prepared openings."""
     ops = {o["patch"]: o for o in read_openings(mesh_dir)}
@@ -138,6 +146,7 @@ def inlet_area(mesh_dir: str | Path) -> float:
 def run_boundary_conditions(mesh_dir: str | Path, case: Case | None = None, **options) -> BoundaryConditions:
     """Boundary conditions of a meshed geometry: from the case's measurements, or population defaults (named in
     the notes) when there is no case file; ``options`` go to :func:`cfdgen.bc.boundary_conditions`."""
+    check_mesh_dir(mesh_dir)
     if case is None:
         info = Path(mesh_dir) / GEOMETRY / "geometry.json"
         case = default_case(info, json.loads(info.read_text()).get("case_id", "unnamed"))
@@ -205,6 +214,7 @@ def simulate(
 ) -> RunResult:
     """Render, run and check one pimpleFoam case; ``extra`` is merged into run.json (e.g. UQ sample id)."""
     mesh_dir, run_dir = Path(mesh_dir), Path(run_dir)
+    check_mesh_dir(mesh_dir)
     mesh_qc = json.loads((mesh_dir / "qc.json").read_text()) if (mesh_dir / "qc.json").is_file() else {}
     geometry = json.loads((mesh_dir / GEOMETRY / "geometry.json").read_text())
     openings = {o["patch"]: o for o in read_openings(mesh_dir)}

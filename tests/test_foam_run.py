@@ -105,3 +105,13 @@ def test_gci_recovers_order_and_limit():
     assert res["gci_fine"] == pytest.approx(1.25 * 0.5 / 2.5, rel=0.03)
     with pytest.raises(ValueError):
         gci(values, cells[::-1])
+
+
+def test_simulate_refuses_a_folder_that_is_not_a_mesh(tmp_path, capsys):
+    from iahemo.cli import main
+
+    (tmp_path / "notamesh").mkdir()
+    assert main(["simulate", str(tmp_path / "notamesh"), "-q", "-o", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a mesh folder written by 'iahemo mesh'" in err[0]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
