@@ -213,6 +213,8 @@ def gci_of_runs(run_dirs: tuple, quantity: str = "tawss_mean") -> dict:
     rows = []
     for d in run_dirs:
         d = Path(d)
+        if not (d / "post" / "summary.json").is_file() or not (d / "run.json").is_file():
+            raise ValueError(f"{d}: no run.json or post/summary.json (a post-processed run folder is needed)")
         summary = json.loads((d / "post" / "summary.json").read_text())
         cells = json.loads((d / "run.json").read_text()).get("mesh_cells")
         sac = summary.get("sac") or {}

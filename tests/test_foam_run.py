@@ -115,3 +115,12 @@ def test_simulate_refuses_a_folder_that_is_not_a_mesh(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a mesh folder written by 'iahemo mesh'" in err[0]
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
+
+
+def test_gci_of_folders_that_are_not_runs_is_one_line(tmp_path, capsys):
+    from iahemo.cli import main
+
+    runs = [str(tmp_path / n) for n in ("a", "b", "c")]
+    assert main(["gci", *runs]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "post-processed run folder is needed" in err[0]
