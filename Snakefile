@@ -7,7 +7,7 @@
 # Chain per case and mesh level (results/<case>/<level>/...):
 #   mesh (prepare + gmsh) → uq_design (checkpoint: design.csv decides the runs) → simulate (one job per design
 #   point) → post → sample (per-run record + sample.h5 of converged runs) → dataset manifest (all cases);
-#   post → uq_analyse (per case).
+#   post → uq_analyse (per case); manifest → train_surrogate (ensemble, ablation, held-out evaluation).
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -32,11 +32,8 @@ include: "workflow/rules/post.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/uq_analyse.smk"
-# Training stages go here once their issues land (they consume DATASET/manifest.json):
-#   include: "workflow/rules/surrogate.smk"   (train the hemodynamics surrogate)
-#   include: "workflow/rules/risk.smk"        (train the risk model)
-#   include: "workflow/rules/evaluate.smk"    (metrics JSON + plots)
-# and their products join rule all's inputs, so adding a case reruns only its CFD jobs plus the retraining.
+include: "workflow/rules/surrogate.smk"
+# The risk model's training joins here once its issue lands (workflow/rules/risk.smk, consuming the same manifest).
 
 
 rule all:

@@ -33,9 +33,7 @@ from scipy.spatial import cKDTree
 from cfdgen import registry
 from cfdgen.atomic import write_json, write_text
 from cfdgen.bc import BoundaryConditions
-from cfdgen.centerline import RADIUS_ARRAY, Centerline
 from cfdgen.errors import IahemoError
-from cfdgen.lofi import branch_flows, lofi_wss, outlet_fractions
 from cfdgen.pointcloud import SampleInputs, morphology_vector, sample_wall, write_sample
 from cfdgen.surface import write_atomic
 from cfdgen.wall_indices import (
@@ -47,6 +45,7 @@ from cfdgen.wall_indices import (
     wall_indices,
     wssg,
 )
+from cfdgen.wall_inputs import lofi_fields
 
 F = registry.FIELDS
 FOAM_WSS = "wallShearStress"  # OpenFOAM function-object field name (not a registry field: kinematic, sign flipped)
@@ -398,39 +397,6 @@ def tawss_osi_figure(wall: pv.PolyData, path: Path, title: str = "") -> Path:
 # ---------------------------------------------------------------- low-fidelity input and samples
 
 
-def _centerline_paths(rundir: Path, openings: dict[str, tuple[np.ndarray, float]]) -> tuple[list, list[str], str]:
-    """One inlet → outlet path per outlet (mm) and its outlet patch; vmtk's centerlines when the run has them,
-    else straight lines between the opening centroids with linearly varying equivalent radius (crude, but
-    exact for a straight tube)."""
-    from cfdgen.vmtk_centerlines import build_path, line_ids
-
-    inlet_c, inlet_a = openings[registry.INLET]
-    outlets = sorted((k for k in openings if registry.patch_kind(k) == "outlet"), key=registry.outlet_index)
-    path = rundir / "geometry" / "centerlines.vtp"
-    if path.is_file():
-        poly = pv.read(path)
-        if RADIUS_ARRAY in poly.point_data and poly.n_lines:
-            pts = np.asarray(poly.points, dtype=np.float64)
-            radius = np.asarray(poly.point_data[RADIUS_ARRAY], dtype=np.float64)
-            paths, names = [], []
-            for cell in line_ids(poly):
-                p = build_path(pts[cell], radius[cell], inlet_c, "path")
-                end = p.points[-1]
-                names.append(min(outlets, key=lambda o: np.linalg.norm(openings[o][0] - end)))
-                paths.append(p)
-            return paths, names, "centerlines.vtp"
-    paths = []
-    r_in = math.sqrt(inlet_a / math.pi)
-    for o in outlets:
-        c, a = openings[o]
-        s = np.linspace(0.0, 1.0, 64)[:, None]
-        direction = (c - inlet_c) / np.linalg.norm(c - inlet_c)
-        r = (1 - s[:, 0]) * r_in + s[:, 0] * math.sqrt(a / math.pi)
-        zeros = np.zeros(len(s))
-        paths.append(Centerline(inlet_c + s * (c - inlet_c), r, np.tile(direction, (len(s), 1)), zeros, zeros, o))
-    return paths, outlets, "straight inlet-outlet lines (no centerlines.vtp)"
-
-
 def sample_run(rundir: str | Path, out_dir: str | Path, n_points: int = 16384, seed: int = 0) -> Path:
     """Post-process a converged run and write its point-cloud sample ``out_dir/sample.h5``."""
     rundir = Path(rundir)
@@ -447,18 +413,8 @@ def sample_run(rundir: str | Path, out_dir: str | Path, n_points: int = 16384, s
         q, q_source, exponent = conditions.waveform.mean_flow, "bc", conditions.split_exponent
     else:  # a run folder made by hand: the measured inflow and the square law
         q, q_source, exponent = post.inlet_flow, "run inlet flux", DEFAULT_SPLIT_EXPONENT
-    paths, outlet_names, cl_source = _centerline_paths(rundir, post.openings)
-    radii = [math.sqrt(post.openings[o][1] / math.pi) for o in outlet_names]
-    fractions = outlet_fractions(radii, exponent)
-    if len(set(outlet_names)) < len(outlet_names):  # two paths to one outlet: share it, keep the total
-        counts = {o: outlet_names.count(o) for o in outlet_names}
-        fractions = fractions / np.array([counts[o] for o in outlet_names])
-        fractions = fractions / fractions.sum()
-    lofi = lofi_wss(cloud.points, cloud.normals, branch_flows(paths, fractions, q), float(run["mu"]))
-    fields = dict(cloud.fields)
-    fields[F["wss_lofi"].key] = lofi.wss
-    fields[F["tube_deviation"].key] = lofi.tube_deviation
-    cloud = type(cloud)(cloud.points, cloud.normals, cloud.sac, fields)
+    lofi, cl_source = lofi_fields(cloud, rundir / "geometry", post.openings, q, exponent, float(run["mu"]))
+    cloud = type(cloud)(cloud.points, cloud.normals, cloud.sac, {**cloud.fields, **lofi})
 
     morph, morph_names = morphology_vector(run.get("morphology") or {})
     bc_names = list(run.get("bc_names") or bc.keys())

@@ -21,7 +21,7 @@ from cfdgen.atomic import atomic_dir, write_json
 from cfdgen.case import Case
 from cfdgen.centerline import RADIUS_ARRAY
 from cfdgen.errors import GeometryError, NoAneurysmError
-from cfdgen.mesh import MeshConfig, MeshQC, mesh_surface
+from cfdgen.mesh import MeshConfig, MeshQC, mesh_surface, resolve_level
 from cfdgen.morph import MorphConfig, MorphResult, Vessel, measure_vessel, prepare_vessel
 from cfdgen.openings import OpeningLoop, cap, find_openings
 from cfdgen.surface import boundary_loops, triangles, write_atomic
@@ -188,6 +188,7 @@ def mesh_case(
     mesh_config: MeshConfig | None = None,
 ) -> tuple[PreparedGeometry, MeshQC]:
     """``iahemo mesh``: the prepared geometry and its volume mesh in one folder, which appears only when whole."""
+    resolve_level(level)  # an unknown level fails before the geometry work
     prep = prepare_geometry(surface_path, case, cfg)
     case_id = case.id if case is not None else Path(surface_path).stem
     with atomic_dir(out_dir) as tmp:

@@ -59,7 +59,9 @@ UQ_JSON = "uq.json"
 UQ_WALL = "uq_wall.vtp"
 RUNS = "runs"  # default run folders: DIR/runs/<sample_id>/
 
-METHODS = ("sobol", "morris", "pce")
+# "spread": n quasi-random draws of the joint input distribution and no analysis — the BC variety of a training
+# dataset, where a handful of runs per geometry is all the budget allows.
+METHODS = ("sobol", "morris", "pce", "spread")
 PCE_RULES = ("sobol", "halton", "gaussian")
 # "mean_velocity" and "mean_flow" name the same input, the inflow magnitude: the case decides which one exists
 # (a measured mean flow takes precedence over velocity × area, as in cfdgen.bc.inlet_waveform).
@@ -447,6 +449,9 @@ def design_from_inputs(
         # cells, (i + ½)/p; the one-at-a-time structure and step directions are unchanged.
         x = _to_marginals(specs, (levels * (p - 1) + 0.5) / p)
         options["morris_levels"] = p
+    elif method == "spread":
+        # Sobol' points skip the origin (which maps to the marginals' medians only by accident of the CDF)
+        x = np.asarray(joint(specs).sample(n, rule="sobol"), dtype=float).reshape(d, -1).T
     else:
         options["pce_rule"] = cfg.pce_rule
         dist = joint(specs)
@@ -904,6 +909,8 @@ def analyse(
 
     out = Path(design_dir)
     design = read_design(out)
+    if design.method == "spread":
+        raise UQError(f"{out}: a 'spread' design only spreads the inputs for a dataset; it has no analysis")
     if cfg is None:
         cfg = UQConfig().with_analysis(design.options.get("analysis", {}))
     runs = collect_runs(design, run_dirs if run_dirs is not None else default_run_dirs(out, design))

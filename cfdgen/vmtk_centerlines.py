@@ -410,7 +410,6 @@ def _orient_like(mesh: pv.PolyData, reference: pv.PolyData) -> pv.PolyData:
     return pv.PolyData(np.asarray(fixed.points), np.hstack([np.full((len(tri), 1), 3), tri]).ravel())
 
 
-
 def remesh(surface: pv.PolyData, edge: float, iterations: int = 4) -> pv.PolyData:
     """Open surface remeshed by vmtk to near-equilateral triangles of edge length ``edge`` (mm).
 

@@ -75,7 +75,7 @@ def _cmd_simulate(args) -> int:
         bc = run_boundary_conditions(args.mesh, case, profile=args.profile)
     for note in bc.notes:
         print(f"note: {note}")
-    solver = SolverConfig(cycles=args.cycles, n_procs=args.np)
+    solver = SolverConfig(cycles=args.cycles, n_procs=args.np, max_co=args.max_co, n_outer=args.n_outer)
     result = simulate(args.mesh, args.out, bc, solver, end_time=args.end_time, progress=not args.quiet, extra=extra)
     qc = result.qc
     if result.status != "converged":
@@ -188,6 +188,71 @@ def _cmd_registry(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    import yaml
+
+    from surrogate.distil import MODEL_FILE, distil
+    from surrogate.train import TrainConfig
+
+    options = {}
+    if args.config:
+        options = yaml.safe_load(Path(args.config).read_text()) or {}
+    for key in ("epochs", "ensemble", "points", "seed"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    cfg = TrainConfig.from_dict(options)
+    _, result = distil(args.manifest, args.out, cfg, ablation=not args.no_ablation, progress=not args.quiet)
+    h = result["headline"]
+    print(
+        f"held-out geometries ({result['n_samples']} runs): TAWSS eps {h['tawss_rel_l2']:.1%} "
+        f"(mean field {h['baseline_mean_field_tawss_rel_l2']:.1%}, nearest neighbour "
+        f"{h['baseline_nearest_neighbour_tawss_rel_l2']:.1%}), OSI MAE {h['osi_mae']:.4f} "
+        f"-> {Path(args.out) / MODEL_FILE}"
+    )
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from cfdgen.atomic import write_json
+    from surrogate.artifact import load_model
+    from surrogate.data import load_clouds
+    from surrogate.evaluate import evaluate, headline
+    from surrogate.predict import DEFAULT_MODEL
+
+    model = load_model(args.model or DEFAULT_MODEL)
+    clouds = load_clouds(args.manifest, progress=not args.quiet)
+    result = evaluate(model, clouds, None, args.split, maps=Path(args.out) / "maps")
+    result["headline"] = headline(result)
+    write_json(Path(args.out) / "evaluation.json", result)
+    h = result["headline"]
+    print(f"{args.split}: TAWSS eps {h['tawss_rel_l2']:.1%}, OSI MAE {h['osi_mae']:.4f} -> {args.out}/evaluation.json")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from cfdgen.case import load_case
+    from surrogate.predict import predict_surface
+
+    case = load_case(args.case) if args.case else None
+    r = predict_surface(args.surface, case, args.out, args.model, n_points=args.points)
+    for note in r["notes"]:
+        print(f"note: {note}")
+    sac = r["sac"]
+    text = (
+        "no aneurysm sac"
+        if sac is None
+        else (
+            f"sac TAWSS {sac['sac_tawss']:.2f} Pa (normalised {sac['sac_ntawss']:.2f}), "
+            f"max OSI {sac['sac_osi_max']:.3f}, LSA {sac['lsa']:.1%}"
+        )
+    )
+    flag = (
+        "OUT OF DISTRIBUTION (the model never saw a case like this)" if r["out_of_distribution"] else "in distribution"
+    )
+    print(f"{text}; {flag}; network {r['timing_s']['network']:.2f} s -> {Path(args.out) / 'prediction.vtp'}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from iahemo.demo import run_demo
 
@@ -216,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mesh", help="prepare a lumen surface (ends, sac, flow extensions) and mesh it with gmsh")
     p.add_argument("surface", help="STL, VTP, VTK, OBJ or PLY lumen surface")
-    p.add_argument("--level", default="coarse", choices=["tiny", "coarse", "medium", "fine"])
+    p.add_argument("--level", default="coarse", help="mesh level: draft, tiny, coarse (default), medium or fine")
     p.add_argument("--case", default=None, help="case.yaml with units and hints")
     p.add_argument("-o", "--out", required=True, help="mesh folder (OpenFOAM polyMesh, geometry/, qc.json)")
     p.set_defaults(func=_cmd_mesh)
@@ -227,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end-time", type=float, default=None, help="simulated seconds (default: --cycles periods)")
     p.add_argument("--cycles", type=float, default=3.0, help="cardiac cycles to simulate (default 3)")
     p.add_argument("--np", type=int, default=1, help="MPI ranks (default 1)")
+    p.add_argument("--max-co", type=float, default=0.8, help="maximum Courant number (default 0.8)")
+    p.add_argument("--n-outer", type=int, default=1, help="PIMPLE outer correctors (2 or more for Co > 1)")
     p.add_argument("--profile", default="womersley", choices=["womersley", "parabolic", "plug"])
     p.add_argument("--design", default=None, help="UQ design folder: take the BCs from one of its rows")
     p.add_argument("--sample", default=None, help="sample_id of the design row (with --design)")
@@ -256,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     uq_sub = p.add_subparsers(dest="uq_command", required=True)
     c = uq_sub.add_parser("design", help="write DIR/design.csv (one row per run) and DIR/design.json")
     c.add_argument("case", help="case.yaml with the measurements and their uncertainties")
-    c.add_argument("--method", required=True, choices=["sobol", "morris", "pce"])
+    c.add_argument("--method", required=True, choices=["sobol", "morris", "pce", "spread"])
     c.add_argument("-n", type=int, required=True, help="sobol: base size (power of 2); morris: trajectories; pce: runs")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--mesh", default=None, help="mesh folder (its outlet count decides whether the split varies)")
@@ -272,6 +339,34 @@ def build_parser() -> argparse.ArgumentParser:
     c = case_sub.add_parser("check", help="validate case.yaml files against the schema")
     c.add_argument("cases", nargs="+", help="case.yaml files or case folders")
     c.set_defaults(func=_cmd_case_check)
+
+    p = sub.add_parser("train", help="train the hemodynamics surrogate on a dataset manifest and evaluate it")
+    p.add_argument("--manifest", required=True, help="dataset manifest.json (workflow output or packed copy)")
+    p.add_argument("--config", default=None, help="YAML of training options (surrogate.train.TrainConfig)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--ensemble", type=int, default=None, help="ensemble members (default 3)")
+    p.add_argument("--points", type=int, default=None, help="points per cloud per training step")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--no-ablation", action="store_true", help="skip the model without channel 3")
+    p.add_argument("-o", "--out", required=True, help="model folder (hemodynamics.pt, card, curves, evaluation)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a surrogate model on a manifest's held-out geometries")
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("-o", "--out", required=True, help="folder for evaluation.json and maps/")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="surrogate wall fields (TAWSS, OSI, ...) of a lumen surface in seconds")
+    p.add_argument("surface", help="STL, VTP, VTK, OBJ or PLY lumen surface")
+    p.add_argument("--case", default=None, help="case.yaml with the measurements (population defaults without)")
+    p.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    p.add_argument("--points", type=int, default=16384, help="wall points (default 16384)")
+    p.add_argument("-o", "--out", required=True, help="output folder (prediction.vtp/.json/.png)")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("registry", help="list the field, morphology and patch names with units")
     p.set_defaults(func=_cmd_registry)

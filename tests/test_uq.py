@@ -157,7 +157,7 @@ def test_bad_inputs_are_one_line(tmp_path):
         uq.make_design(case, "lhs", 8)
 
 
-@pytest.mark.parametrize("method,n", [("sobol", 8), ("morris", 4), ("pce", 60)])
+@pytest.mark.parametrize("method,n", [("sobol", 8), ("morris", 4), ("pce", 60), ("spread", 3)])
 def test_design_deterministic_and_round_trip(tmp_path, method, n):
     case = make_case(tmp_path, MEASURED)
     a, b = tmp_path / "a", tmp_path / "b"
@@ -173,7 +173,7 @@ def test_design_deterministic_and_round_trip(tmp_path, method, n):
     assert rec["format_version"] == "1" and rec["method"] == method and rec["seed"] == 7
     assert rec["problem"]["num_vars"] == 6 and {"SALib", "chaospy"} <= set(rec["versions"])
     assert rec["inputs"][0]["distribution"] == "lognormal" and "Doppler" in rec["inputs"][0]["description"]
-    runs = {"sobol": n * (6 + 2), "morris": n * (6 + 1), "pce": n}[method]
+    runs = {"sobol": n * (6 + 2), "morris": n * (6 + 1), "pce": n, "spread": n}[method]
     assert design.n_runs == runs and design.sample_ids[0] == "s0000"
     if method == "sobol":
         uq.write_design(uq.make_design(case, method, n, seed=8, n_outlets=2), b)
@@ -183,6 +183,15 @@ def test_design_deterministic_and_round_trip(tmp_path, method, n):
         assert np.all(np.isfinite(col))
         if spec.kind == "uniform":
             assert np.all((col >= spec.params[0]) & (col <= spec.params[1]))
+
+
+def test_spread_design_has_no_analysis(tmp_path):
+    """A dataset's 3-run spread: distinct rows around the measured values, and no pretend sensitivity analysis."""
+    design = uq.make_design(make_case(tmp_path, MEASURED), "spread", 3, n_outlets=2)
+    assert design.n_runs == 3 and len({tuple(r) for r in design.samples}) == 3
+    uq.write_design(design, tmp_path / "d")
+    with pytest.raises(uq.UQError, match="no analysis"):
+        uq.analyse(tmp_path / "d")
 
 
 def test_design_command_from_case_yaml(tmp_path):

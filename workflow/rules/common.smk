@@ -15,7 +15,7 @@ except AttributeError:
 
 wildcard_constraints:
     case=r"[A-Za-z0-9_.-]+",
-    level=r"tiny|coarse|medium|fine",
+    level=r"draft|tiny|coarse|medium|fine",
     sample=r"s\d+",
 
 
@@ -109,13 +109,11 @@ def post_records(wildcards):
     return expand(RUN_DIR + "/post/record.json", case=wildcards.case, level=wildcards.level, sample=ids)
 
 
-def sample_records(wildcards):
-    """Every run's sample record over all cases (at the configured mesh level)."""
-    return [
-        path
-        for c in CASES
-        for path in expand(CASE_DIR + "/samples/uq_{sample}.json", case=c, level=LEVEL, sample=design_samples(c, LEVEL))
-    ]
+def case_sample_records(wildcards):
+    """The sample records of one case's runs. Per case, so every case's design checkpoint is scheduled at once
+    (an input function over all cases stops at the first unfinished checkpoint: cases would mesh one by one)."""
+    ids = design_samples(wildcards.case, wildcards.level)
+    return expand(CASE_DIR + "/samples/uq_{sample}.json", case=wildcards.case, level=wildcards.level, sample=ids)
 
 
 def fault_runs():
@@ -130,5 +128,8 @@ def all_targets(wildcards):
         targets.append(f"{SYNTH_DIR}/cohort.csv")
     if CASES:
         targets.append(f"{DATASET}/manifest.json")
-        targets += expand(DESIGN_DIR + "/analysis.json", case=list(CASES), level=LEVEL)
+        if config.get("surrogate", {}).get("enabled", True):
+            targets.append(f"{RESULTS}/models/hemodynamics/evaluation.json")
+        if config["uq"].get("analyse", True):
+            targets += expand(DESIGN_DIR + "/analysis.json", case=list(CASES), level=LEVEL)
     return targets

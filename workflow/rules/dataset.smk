@@ -4,12 +4,24 @@
 
 
 localrules:
+    case_records,
     manifest,
+
+
+rule case_records:
+    input:
+        case_sample_records,
+    output:
+        CASE_DIR + "/samples/records.txt",
+    run:
+        from cfdgen.atomic import write_text
+
+        write_text(output[0], "".join(f"{p}\n" for p in input))
 
 
 rule manifest:
     input:
-        records=sample_records,
+        lists=expand(CASE_DIR + "/samples/records.txt", case=list(CASES), level=LEVEL),
     output:
         json=DATASET + "/manifest.json",
         csv=DATASET + "/manifest.csv",
@@ -28,7 +40,8 @@ rule manifest:
     run:
         from cfdgen.dataset import read_records, write_manifest
 
-        m = write_manifest(read_records(input.records), params.out, params.fractions, params.seed)
+        records = [line.strip() for path in input.lists for line in open(path) if line.strip()]
+        m = write_manifest(read_records(records), params.out, params.fractions, params.seed)
         with open(log[0], "w") as fh:
             print(
                 f"{m['n_samples']} samples of {m['n_geometries']} geometries "

@@ -3,8 +3,8 @@
 # folder that looks finished.
 
 # Single-core gmsh; minutes per level on this machine's cores, scaled up for the cluster's slower queues.
-MESH_RUNTIME = {"tiny": 15, "coarse": 30, "medium": 90, "fine": 240}
-MESH_MEM = {"tiny": 2000, "coarse": 4000, "medium": 8000, "fine": 16000}
+MESH_RUNTIME = {"draft": 10, "tiny": 15, "coarse": 30, "medium": 90, "fine": 240}
+MESH_MEM = {"draft": 2000, "tiny": 2000, "coarse": 4000, "medium": 8000, "fine": 16000}
 
 
 rule mesh:

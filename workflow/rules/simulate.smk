@@ -9,7 +9,8 @@
 
 def simulate_time(wildcards):
     sim = config["simulate"]
-    return f"--end-time {sim['end_time']}" if sim.get("end_time") is not None else f"--cycles {sim['cycles']}"
+    time = f"--end-time {sim['end_time']}" if sim.get("end_time") is not None else f"--cycles {sim['cycles']}"
+    return f"{time} --max-co {sim.get('max_co', 0.8)} --n-outer {sim.get('n_outer', 1)}"
 
 
 def run_design(wildcards):

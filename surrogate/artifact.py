@@ -1,0 +1,109 @@
+"""The hemodynamics surrogate's model artifact: one file that inference loads and nothing else.
+
+Contents (torch.save of a plain dict, loaded with ``weights_only=True``): format version, the ensemble members'
+weights, the network's constructor config, the normalisation, the registry version, the training manifest's
+hash, the training configuration, the out-of-distribution reference statistics, the measured test metrics and
+a short model card. A model is refused when its registry version differs from the running code's, rather than
+silently mislabelling fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cfdgen import __version__, registry
+from cfdgen.atomic import atomic_path
+from cfdgen.errors import IahemoError
+from surrogate.data import Normalisation
+from surrogate.pointnet import PointNetConfig, PointNetPP
+
+FORMAT_VERSION = 1
+KIND = "iahemo.hemodynamics_surrogate"
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(eq=False)
+class SurrogateModel:
+    """An ensemble of point networks sharing one configuration and normalisation."""
+
+    config: PointNetConfig
+    normalisation: Normalisation
+    members: list[PointNetPP]
+    use_lofi: bool = True  # False: channel 3 zeroed (the ablation model)
+    ood: dict[str, Any] = field(default_factory=dict)  # reference statistics, see surrogate.ood
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)  # config, manifest hash, curves summary, seeds
+    card: str = ""
+
+    def eval(self) -> SurrogateModel:
+        for m in self.members:
+            m.eval()
+        return self
+
+
+def save_model(model: SurrogateModel, path: str | Path) -> Path:
+    payload = {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "registry_version": registry.REGISTRY_VERSION,
+        "code_version": __version__,
+        "config": model.config.to_dict(),
+        "normalisation": model.normalisation.to_dict(),
+        "use_lofi": model.use_lofi,
+        "members": [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in model.members],
+        "ood": model.ood,
+        "metrics": model.metrics,
+        "training": model.training,
+        "card": model.card,
+    }
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buf.getvalue())
+    return path
+
+
+def load_model(path: str | Path) -> SurrogateModel:
+    path = Path(path)
+    if not path.is_file():
+        raise IahemoError(f"no surrogate model at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: one line, not a pickle traceback
+        raise IahemoError(f"{path}: not a readable iahemo model ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != KIND:
+        raise IahemoError(f"{path}: not an iahemo hemodynamics surrogate")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise IahemoError(f"{path}: model format {payload.get('format_version')} (this code reads {FORMAT_VERSION})")
+    if payload.get("registry_version") != registry.REGISTRY_VERSION:
+        raise IahemoError(
+            f"{path}: trained with field registry {payload.get('registry_version')}, this code has "
+            f"{registry.REGISTRY_VERSION}; retrain the model"
+        )
+    config = PointNetConfig.from_dict(payload["config"])
+    members = []
+    for state in payload["members"]:
+        net = PointNetPP(config)
+        net.load_state_dict(state)
+        members.append(net.eval())
+    return SurrogateModel(
+        config=config,
+        normalisation=Normalisation.from_dict(payload["normalisation"]),
+        members=members,
+        use_lofi=bool(payload.get("use_lofi", True)),
+        ood=payload.get("ood") or {},
+        metrics=payload.get("metrics") or {},
+        training=payload.get("training") or {},
+        card=payload.get("card") or "",
+    )

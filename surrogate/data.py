@@ -1,0 +1,210 @@
+"""Point-cloud samples as the hemodynamics surrogate consumes them, and their normalisation.
+
+A sample (cfdgen.pointcloud) is read into a :class:`Cloud`: the three input channels of DESIGN.md —
+(1) coordinates + normals, (2) the morphology and BC vector of the run, (3) the low-fidelity WSS vector — and the
+target wall fields the registry marks ``target`` (TAWSS, OSI, TAP, mean WSS vector). Splits come from the
+manifest, which assigns whole geometries, never single BC samples, to train/val/test.
+
+:class:`Normalisation` is fitted on the training split only and travels inside the model artifact: every
+constant inference uses comes from it. Positive fields (registry ``positive``) are learned as log values.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cfdgen import registry
+from cfdgen.errors import IahemoError
+from cfdgen.pointcloud import read_sample
+
+LOFI = registry.FIELDS["wss_lofi"].key
+TARGETS: tuple[str, ...] = tuple(k for k, f in registry.FIELDS.items() if f.target)
+# Non-target fields kept in the packed dataset for evaluation (sac-level quantities, risk labels).
+EXTRA_FIELDS: tuple[str, ...] = ("ntawss", "wssg")
+LOG_FLOOR = 1e-4  # Pa; TAWSS below it (stagnant corners) is clipped before the log
+
+
+@dataclass(frozen=True, eq=False)
+class Cloud:
+    """One run on one geometry, in the sample's units (mm, SI fields)."""
+
+    case_id: str
+    geometry: str  # geometry hash: the unit of the splits
+    bc_sample: str
+    split: str
+    points: np.ndarray  # (n, 3) mm
+    normals: np.ndarray  # (n, 3)
+    sac: np.ndarray  # (n,) uint8
+    lofi: np.ndarray  # (n, 3) Pa
+    globals_: np.ndarray  # (k,) morphology then BC values (NaN where unknown)
+    global_names: tuple[str, ...]
+    fields: dict[str, np.ndarray] = field(default_factory=dict)  # registry key → (n,) or (n, 3)
+
+
+def target_columns(targets: tuple[str, ...] = TARGETS) -> list[tuple[str, int]]:
+    """(field, component) for every output channel: a vector field takes three."""
+    return [(k, c) for k in targets for c in range(registry.FIELDS[k].ncomp)]
+
+
+def stack_targets(fields: dict[str, np.ndarray], targets: tuple[str, ...] = TARGETS) -> np.ndarray:
+    cols = []
+    for k in targets:
+        if k not in fields:
+            raise IahemoError(f"sample lacks the target field {k!r}")
+        v = np.asarray(fields[k], dtype=np.float64)
+        cols.append(v.reshape(len(v), -1))
+    return np.concatenate(cols, axis=1)
+
+
+def split_targets(y: np.ndarray, targets: tuple[str, ...] = TARGETS) -> dict[str, np.ndarray]:
+    out, i = {}, 0
+    for k in targets:
+        n = registry.FIELDS[k].ncomp
+        out[k] = y[:, i] if n == 1 else y[:, i : i + n]
+        i += n
+    return out
+
+
+def read_cloud(path: str | Path, split: str = "", geometry: str = "", bc_sample: str = "") -> Cloud:
+    s = read_sample(path)
+    c = s.cloud
+    if LOFI not in c.fields:
+        raise IahemoError(f"{path}: no {LOFI} field (channel 3); re-run 'iahemo sample'")
+    names = tuple([*(f"morph:{n}" for n in s.inputs.morphology_names), *(f"bc:{n}" for n in s.inputs.bc_names)])
+    g = np.concatenate([s.inputs.morphology, s.inputs.bc]).astype(np.float64)
+    prov = s.provenance
+    keep = {k: np.asarray(v) for k, v in c.fields.items() if k in TARGETS or k in EXTRA_FIELDS}
+    return Cloud(
+        case_id=str(prov.get("case_id") or Path(path).parent.name),
+        geometry=geometry or str(prov.get("geometry_hash") or ""),
+        bc_sample=bc_sample or str((prov.get("bc_sample") or {}).get("sample_id", "")),
+        split=split,
+        points=np.asarray(c.points, dtype=np.float64),
+        normals=np.asarray(c.normals, dtype=np.float64),
+        sac=np.asarray(c.sac, dtype=np.uint8),
+        lofi=np.asarray(c.fields[LOFI], dtype=np.float64),
+        globals_=g,
+        global_names=names,
+        fields=keep,
+    )
+
+
+def load_manifest(path: str | Path) -> tuple[dict, list[dict]]:
+    """The manifest and its sample entries with absolute paths."""
+    path = Path(path)
+    if not path.is_file():
+        raise IahemoError(f"no dataset manifest at {path}")
+    manifest = json.loads(path.read_text())
+    base = path.parent if manifest.get("paths_relative_to") == "manifest folder" else Path(".")
+    entries = [{**s, "path": str((base / s["path"]).resolve())} for s in manifest["samples"]]
+    if not entries:
+        raise IahemoError(f"{path}: the manifest lists no samples")
+    return manifest, entries
+
+
+def load_clouds(manifest_path: str | Path, progress: bool = False) -> list[Cloud]:
+    from tqdm import tqdm
+
+    _, entries = load_manifest(manifest_path)
+    out = []
+    for e in tqdm(entries, desc="samples", disable=not progress, leave=False):
+        out.append(read_cloud(e["path"], e["split"], e.get("geometry_hash", ""), str(e.get("bc_sample", ""))))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Normalisation
+
+
+@dataclass
+class Normalisation:
+    """Every constant between raw sample values and network values (fitted on the training split)."""
+
+    coord_scale: float  # mm; coordinates are centred per cloud (centroid) and divided by this
+    global_names: list[str]
+    global_mean: list[float]
+    global_std: list[float]
+    lofi_scale: float  # Pa; channel 3 is divided by it (its direction matters, so no centring)
+    targets: list[str]
+    log_targets: list[str]  # learned as log(max(v, LOG_FLOOR))
+    target_mean: list[float]  # per output column, in the learned (log) space
+    target_std: list[float]
+
+    # -- fitting
+    @classmethod
+    def fit(cls, clouds: list[Cloud], targets: tuple[str, ...] = TARGETS) -> Normalisation:
+        if not clouds:
+            raise IahemoError("no training samples to fit the normalisation on")
+        names = clouds[0].global_names
+        if any(c.global_names != names for c in clouds):
+            raise IahemoError("samples disagree on their morphology/BC vector names (mixed code versions?)")
+        radii = [np.percentile(np.linalg.norm(c.points - c.points.mean(0), axis=1), 95) for c in clouds]
+        g = np.stack([c.globals_ for c in clouds])
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (morphology of sac-less vessels)
+            g_mean = np.nanmean(g, axis=0)
+            g_std = np.nanstd(g, axis=0)
+        g_mean = np.where(np.isfinite(g_mean), g_mean, 0.0)
+        g_std = np.where(np.isfinite(g_std) & (g_std > 1e-12 * np.maximum(1.0, np.abs(g_mean))), g_std, 1.0)
+        lofi = np.concatenate([np.linalg.norm(c.lofi, axis=1) for c in clouds])
+        log_targets = [k for k in targets if registry.FIELDS[k].positive]
+        norm = cls(
+            coord_scale=float(np.median(radii)),
+            global_names=list(names),
+            global_mean=g_mean.tolist(),
+            global_std=g_std.tolist(),
+            lofi_scale=float(np.sqrt(np.mean(lofi**2))) or 1.0,
+            targets=list(targets),
+            log_targets=log_targets,
+            target_mean=[],
+            target_std=[],
+        )
+        y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets)) for c in clouds])
+        norm.target_mean = y.mean(axis=0).tolist()
+        norm.target_std = np.maximum(y.std(axis=0), 1e-8).tolist()
+        return norm
+
+    # -- inputs
+    def coords(self, points: np.ndarray) -> np.ndarray:
+        return (points - points.mean(axis=0)) / self.coord_scale
+
+    def globals_(self, values: np.ndarray, names: tuple[str, ...] | list[str]) -> np.ndarray:
+        if list(names) != self.global_names:
+            raise IahemoError("the morphology/BC vector does not match the model's (different registry version?)")
+        z = (np.asarray(values, dtype=np.float64) - self.global_mean) / self.global_std
+        return np.where(np.isfinite(z), z, 0.0)  # unknown (no aneurysm: NaN morphology) → the training mean
+
+    def point_features(self, normals: np.ndarray, lofi: np.ndarray, use_lofi: bool = True) -> np.ndarray:
+        lo = lofi / self.lofi_scale if use_lofi else np.zeros_like(lofi)
+        return np.concatenate([normals, lo], axis=1)
+
+    # -- targets
+    def _log_mask(self) -> np.ndarray:
+        return np.array([k in self.log_targets for k, _ in target_columns(tuple(self.targets))])
+
+    def _forward_targets(self, y: np.ndarray) -> np.ndarray:
+        y = np.array(y, dtype=np.float64)
+        m = self._log_mask()
+        y[:, m] = np.log(np.maximum(y[:, m], LOG_FLOOR))
+        return y
+
+    def encode_targets(self, y: np.ndarray) -> np.ndarray:
+        return (self._forward_targets(y) - self.target_mean) / self.target_std
+
+    def decode_targets(self, z: np.ndarray) -> np.ndarray:
+        y = np.asarray(z, dtype=np.float64) * self.target_std + self.target_mean
+        m = self._log_mask()
+        y[..., m] = np.exp(y[..., m])
+        return y
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Normalisation:
+        return cls(**d)

@@ -1,0 +1,170 @@
+"""Evaluation of a hemodynamics surrogate on the held-out geometries of its manifest, against two baselines and
+(optionally) the channel-3 ablation model; one JSON and the side-by-side wall maps.
+
+Baselines (DESIGN.md: always compare against simple ones):
+- ``mean_field``: every point gets the training mean of each target (in the learned, log space for TAWSS);
+- ``nearest_neighbour``: the training run closest in normalised morphology+BC space, its fields carried over to
+  the test points by nearest point after centring both clouds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from cfdgen import registry
+from surrogate.artifact import SurrogateModel
+from surrogate.data import Cloud, split_targets
+from surrogate.metrics import field_errors, sac_errors, sac_quantities, summarise
+from surrogate.predict import _magnitude, predict_arrays
+
+PARENT = "morph:parent_diameter"
+
+
+def _parent_diameter(c: Cloud) -> float:
+    names = list(c.global_names)
+    return float(c.globals_[names.index(PARENT)]) if PARENT in names else float("nan")
+
+
+def _sac(c: Cloud, fields: dict) -> dict | None:
+    return sac_quantities(c.points, c.sac, fields["tawss"], fields["osi"], _parent_diameter(c))
+
+
+def mean_field_baseline(model: SurrogateModel, c: Cloud) -> dict[str, np.ndarray]:
+    norm = model.normalisation
+    z = np.zeros((len(c.points), len(norm.target_mean)))
+    return split_targets(norm.decode_targets(z), tuple(norm.targets))
+
+
+def nearest_neighbour_baseline(model: SurrogateModel, train: list[Cloud], c: Cloud) -> dict[str, np.ndarray]:
+    norm = model.normalisation
+    g = norm.globals_(c.globals_, c.global_names)
+    best = min(train, key=lambda t: float(np.sum((norm.globals_(t.globals_, t.global_names) - g) ** 2)))
+    _, idx = cKDTree(best.points - best.points.mean(0)).query(c.points - c.points.mean(0))
+    return {k: np.asarray(best.fields[k])[idx] for k in norm.targets}
+
+
+def _spread_ratio(std: np.ndarray, pred: np.ndarray, true: np.ndarray) -> float:
+    """Mean ensemble spread over mean error: near 1 when the spread is an honest error estimate."""
+    return float(np.mean(_magnitude(std)) / max(float(np.mean(_magnitude(np.asarray(pred) - true))), 1e-300))
+
+
+def _score(c: Cloud, pred: dict[str, np.ndarray], truth_sac: dict | None) -> dict:
+    truth = {k: c.fields[k] for k in pred}
+    return {"fields": field_errors(pred, truth), "sac": sac_errors(_sac(c, pred), truth_sac)}
+
+
+def evaluate(
+    model: SurrogateModel,
+    clouds: list[Cloud],
+    ablation: SurrogateModel | None = None,
+    split: str = "test",
+    maps: Path | None = None,
+) -> dict:
+    """Metrics of the model, the baselines and the ablation on ``split`` (per sample and summarised)."""
+    train = [c for c in clouds if c.split == "train"]
+    held = [c for c in clouds if c.split == split]
+    if not held:
+        raise ValueError(f"no {split} samples to evaluate on")
+    rows, times = [], []
+    for c in held:
+        truth_sac = _sac(c, c.fields)
+        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+        times.append(p.seconds)
+        row = {
+            "case_id": c.case_id,
+            "bc_sample": c.bc_sample,
+            "n_points": len(c.points),
+            "surrogate": _score(c, p.mean, truth_sac),
+            "mean_field": _score(c, mean_field_baseline(model, c), truth_sac),
+            "nearest_neighbour": _score(c, nearest_neighbour_baseline(model, train, c), truth_sac),
+            "spread_error_ratio": {k: _spread_ratio(p.std[k], p.mean[k], c.fields[k]) for k in p.mean},
+        }
+        if ablation is not None:
+            pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+            row["no_lofi"] = _score(c, pa.mean, truth_sac)
+        rows.append(row)
+    methods = ["surrogate", "mean_field", "nearest_neighbour"] + (["no_lofi"] if ablation is not None else [])
+    summary = {m: summarise([r[m]["fields"] for r in rows]) for m in methods}
+    sac_summary = {m: summarise([r[m]["sac"] for r in rows if r[m]["sac"] is not None]) for m in methods}
+    result = {
+        "split": split,
+        "n_samples": len(held),
+        "n_geometries": len({c.geometry for c in held}),
+        "geometries": sorted({c.case_id for c in held}),
+        "summary": summary,
+        "sac_summary": sac_summary,
+        "inference_s_median": float(np.median(times)),
+        "points_per_sample": int(np.median([len(c.points) for c in held])),
+        "per_sample": rows,
+    }
+    if maps is not None:
+        result["maps"] = [str(p) for p in comparison_maps(model, held[:2], Path(maps))]
+    return result
+
+
+def headline(result: dict) -> dict:
+    """The numbers the README and the issue track (fractions / field units)."""
+    s = result["summary"]
+    out = {
+        "tawss_rel_l2": s["surrogate"]["tawss"]["rel_l2"]["mean"],
+        "osi_mae": s["surrogate"]["osi"]["mae"]["mean"],
+        "tap_rel_l2": s["surrogate"]["tap"]["rel_l2"]["mean"],
+        "wss_mean_rel_l2": s["surrogate"]["wss_mean"]["rel_l2"]["mean"],
+        "baseline_mean_field_tawss_rel_l2": s["mean_field"]["tawss"]["rel_l2"]["mean"],
+        "baseline_mean_field_osi_mae": s["mean_field"]["osi"]["mae"]["mean"],
+        "baseline_nearest_neighbour_tawss_rel_l2": s["nearest_neighbour"]["tawss"]["rel_l2"]["mean"],
+        "baseline_nearest_neighbour_osi_mae": s["nearest_neighbour"]["osi"]["mae"]["mean"],
+    }
+    if "no_lofi" in s:
+        out["ablation_no_lofi_tawss_rel_l2"] = s["no_lofi"]["tawss"]["rel_l2"]["mean"]
+        out["ablation_no_lofi_osi_mae"] = s["no_lofi"]["osi"]["mae"]["mean"]
+    return out
+
+
+def comparison_maps(model: SurrogateModel, clouds: list[Cloud], out_dir: Path) -> list[Path]:
+    """Per cloud: rows TAWSS and OSI, columns CFD, surrogate, |error| (point clouds, two views)."""
+    import pyvista as pv
+
+    from cfdgen.atomic import atomic_path
+
+    paths = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for c in clouds:
+        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+        cloud = pv.PolyData(c.points)
+        pts = c.points - c.points.mean(0)
+        axes = np.linalg.eigh(np.cov(pts.T))[1]
+        plotter = pv.Plotter(off_screen=True, shape=(2, 3), window_size=(1500, 900), border=False)
+        for i, key in enumerate(("tawss", "osi")):
+            f = registry.FIELDS[key]
+            true, pred = np.asarray(c.fields[key]), np.asarray(p.mean[key])
+            lo, hi = (float(np.percentile(true, 1)), float(np.percentile(true, 99))) if key == "tawss" else (0.0, 0.5)
+            err = np.abs(pred - true)
+            cols = [("CFD", true, "viridis", (lo, hi)), ("surrogate", pred, "viridis", (lo, hi))]
+            cols.append(("|error|", err, "inferno", (0.0, float(np.percentile(err, 99)) or 1e-6)))
+            for j, (name, values, cmap, clim) in enumerate(cols):
+                plotter.subplot(i, j)
+                view = cloud.copy()
+                view.point_data["v"] = values
+                plotter.add_points(
+                    view,
+                    scalars="v",
+                    cmap=cmap,
+                    clim=clim,
+                    point_size=4,
+                    render_points_as_spheres=True,
+                    scalar_bar_args={"title": f"{f.label} {name} [{f.unit}]", "vertical": False, "fmt": "%.3g"},
+                )
+                plotter.view_vector(axes[:, 0], viewup=axes[:, 1])
+                plotter.reset_camera()
+                if j == 0:
+                    plotter.add_text(f"{c.case_id} {c.bc_sample} (held-out geometry)", font_size=9)
+        path = out_dir / f"maps_{c.case_id}_{c.bc_sample or 'run'}.png"
+        with atomic_path(path) as tmp:
+            plotter.screenshot(str(tmp))
+        plotter.close()
+        paths.append(path)
+    return paths

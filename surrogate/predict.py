@@ -1,0 +1,152 @@
+"""Inference with the hemodynamics surrogate: ensemble mean and spread per point, and the out-of-distribution flag.
+
+``iahemo predict SURFACE [--case] [--model] -o DIR`` writes
+- ``DIR/prediction.vtp``: the prepared wall (flow extensions included, mm) with point arrays named as in the
+  sample files (``TAWSS``, ``OSI``, ``TAP``, ``WSS_MEAN``, …), their ensemble spread ``<NAME>_std``, ``sac`` and the
+  low-fidelity input; field data ``out_of_distribution``;
+- ``DIR/prediction.json``: sac-level hemodynamics, the OOD verdict with its distances, the inputs and which were
+  population defaults, the model's provenance and timing;
+- ``DIR/prediction.png``: TAWSS and OSI maps; ``DIR/geometry/`` as for meshing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+import torch
+
+from cfdgen import registry
+from cfdgen.atomic import atomic_dir, write_json
+from cfdgen.pointcloud import dataset_name
+from surrogate import ood
+from surrogate.artifact import SurrogateModel, load_model
+from surrogate.data import LOFI, split_targets
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "hemodynamics.pt"
+
+
+@dataclass(frozen=True, eq=False)
+class Prediction:
+    mean: dict[str, np.ndarray]  # registry key → (n,) or (n, 3), physical units
+    std: dict[str, np.ndarray]  # ensemble spread, same shapes
+    latent: np.ndarray  # first member's whole-cloud feature
+    seconds: float  # network time (all members)
+
+
+@torch.no_grad()
+def predict_arrays(
+    model: SurrogateModel,
+    points: np.ndarray,
+    normals: np.ndarray,
+    lofi: np.ndarray,
+    globals_: np.ndarray,
+    global_names,
+) -> Prediction:
+    """The ensemble's fields at the given wall points (mm, unit normals, low-fidelity WSS in Pa)."""
+    norm = model.normalisation
+    x = torch.as_tensor(norm.coords(points), dtype=torch.float32)[None]
+    f = torch.as_tensor(norm.point_features(normals, lofi, model.use_lofi), dtype=torch.float32)[None]
+    g = torch.as_tensor(norm.globals_(globals_, global_names), dtype=torch.float32)[None]
+    started = time.perf_counter()
+    outs, z0 = [], None
+    for i, net in enumerate(model.members):
+        y, z = net(x, f, g, return_latent=True)
+        outs.append(norm.decode_targets(y[0].numpy()))
+        if i == 0:
+            z0 = z[0].numpy()
+    seconds = time.perf_counter() - started
+    stack = np.stack(outs)
+    targets = tuple(norm.targets)
+    return Prediction(split_targets(stack.mean(0), targets), split_targets(stack.std(0), targets), z0, seconds)
+
+
+def ood_verdict(model: SurrogateModel, globals_: np.ndarray, global_names, latent: np.ndarray) -> dict:
+    g = model.normalisation.globals_(globals_, global_names)
+    refs = {k: v for k, v in model.ood.items() if k in ("inputs", "latent")}
+    return ood.assess(refs, {"inputs": g, "latent": latent})
+
+
+def _magnitude(v: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(v, axis=1) if v.ndim == 2 else np.abs(v)
+
+
+def _on_surface(surface: pv.PolyData, points: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Inverse-distance interpolation of cloud values onto the surface's vertices (3 nearest points)."""
+    from scipy.spatial import cKDTree
+
+    d, idx = cKDTree(points).query(np.asarray(surface.points), k=3)
+    w = 1.0 / np.maximum(d, 1e-9)
+    w /= w.sum(axis=1, keepdims=True)
+    v = np.asarray(values)
+    return np.einsum("nk,nk...->n...", w, v[idx])
+
+
+def predict_surface(
+    surface: str | Path,
+    case=None,
+    out_dir: str | Path = "prediction",
+    model: SurrogateModel | str | Path | None = None,
+    n_points: int = 16384,
+    figure: bool = True,
+) -> dict:
+    """``iahemo predict``: prepare the surface, predict the wall fields, write the outputs; returns the JSON."""
+    from cfdgen.wall_inputs import surface_inputs
+    from surrogate.metrics import sac_quantities
+
+    model = load_model(model or DEFAULT_MODEL) if not isinstance(model, SurrogateModel) else model
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+    with atomic_dir(out_dir) as tmp:
+        inp = surface_inputs(surface, case, tmp, n_points=n_points)
+        prep_s = time.perf_counter() - started
+        c = inp.cloud
+        g = np.concatenate([inp.inputs.morphology, inp.inputs.bc])
+        names = [*(f"morph:{n}" for n in inp.inputs.morphology_names), *(f"bc:{n}" for n in inp.inputs.bc_names)]
+        pred = predict_arrays(model, c.points, c.normals, c.fields[LOFI], g, names)
+        verdict = ood_verdict(model, g, names, pred.latent)
+
+        wall = pv.read(tmp / "geometry" / "surface.vtp")
+        for key, v in pred.mean.items():
+            wall.point_data[dataset_name(key)] = _on_surface(wall, c.points, v)
+            wall.point_data[f"{dataset_name(key)}_std"] = _on_surface(wall, c.points, pred.std[key])
+        wall.point_data[dataset_name(LOFI)] = _on_surface(wall, c.points, c.fields[LOFI])
+        wall.field_data["out_of_distribution"] = np.array([int(verdict["out_of_distribution"])])
+        wall.save(tmp / "prediction.vtp")
+        d_parent = inp.morphology.get("parent_diameter", float("nan"))
+        sac = sac_quantities(c.points, c.sac, pred.mean["tawss"], pred.mean["osi"], d_parent)
+        result = {
+            "surface": str(surface),
+            "case_id": Path(surface).stem if case is None else case.id,
+            "n_points": int(len(c.points)),
+            "fields": {k: {"unit": registry.FIELDS[k].unit, "array": dataset_name(k)} for k in pred.mean},
+            "sac": sac,
+            "out_of_distribution": verdict["out_of_distribution"],
+            "ood": verdict,
+            "morphology": inp.morphology,
+            "bc": dict(zip(inp.inputs.bc_names, map(float, inp.inputs.bc))),
+            "notes": list(inp.notes),
+            "model": {
+                "members": len(model.members),
+                "uses_lofi": model.use_lofi,
+                "registry_version": registry.REGISTRY_VERSION,
+                "training_manifest_sha256": model.training.get("manifest_sha256"),
+                "trained_on": model.training.get("data_description", ""),
+                "test_metrics": model.metrics.get("summary", {}),
+            },
+            "timing_s": {"prepare": round(prep_s, 2), "network": round(pred.seconds, 3)},
+            "spread_mean": {k: float(np.mean(_magnitude(v))) for k, v in pred.std.items()},
+        }
+        if figure:
+            from cfdgen.post import tawss_osi_figure
+
+            view = wall.copy()
+            view.point_data[registry.FIELDS["tawss"].key] = wall.point_data[dataset_name("tawss")]
+            view.point_data[registry.FIELDS["osi"].key] = wall.point_data[dataset_name("osi")]
+            tawss_osi_figure(view, tmp / "prediction.png", title=f"surrogate: {result['case_id']}")
+        write_json(tmp / "prediction.json", result)
+    result["out_dir"] = str(out_dir)
+    return result

@@ -1,0 +1,217 @@
+"""Training of the hemodynamics surrogate: an ensemble of point networks on the manifest's training geometries,
+early-stopped on its validation geometries, written as one model artifact (surrogate.artifact).
+
+Every step draws a fresh random subset of each cloud's points (``points``), which is both the CPU budget and the
+augmentation: the network never sees the same cloud twice. Members differ only in their seed; their spread is
+the predictive uncertainty reported by ``predict``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from cfdgen.errors import ConfigError, IahemoError
+from surrogate import ood
+from surrogate.artifact import SurrogateModel, file_sha256
+from surrogate.data import TARGETS, Cloud, Normalisation, load_clouds, stack_targets, target_columns
+from surrogate.pointnet import PointNetConfig, PointNetPP
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 2
+    points: int = 2048  # points per cloud per step
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+    lr_min_fraction: float = 0.05  # cosine schedule down to lr × this
+    patience: int = 15  # epochs without validation improvement before stopping
+    ensemble: int = 3
+    seed: int = 0
+    use_lofi: bool = True  # False: the channel-3 ablation
+    # One thread: on a loaded 2-core machine (CFD running beside) torch's thread barriers made two threads 3-4×
+    # slower than one (measured); on an idle machine two gain ~1.5×.
+    threads: int = 1
+    eval_points: int | None = None  # points per cloud when validating (None: all)
+    net: dict = field(default_factory=dict)  # PointNetConfig overrides (centroids, radii, widths, ...)
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1 or self.points < 16 or self.ensemble < 1:
+            raise ConfigError("epochs, batch_size, ensemble must be >= 1 and points >= 16")
+        if not 0 < self.lr < 1:
+            raise ConfigError(f"lr must be in (0, 1) (got {self.lr})")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown training options: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+@dataclass(eq=False)
+class Tensors:
+    """One cloud ready for the network (float32)."""
+
+    xyz: torch.Tensor  # (n, 3)
+    feats: torch.Tensor  # (n, 6) normals + lofi
+    glob: torch.Tensor  # (k,)
+    y: torch.Tensor  # (n, c) normalised targets
+
+
+def to_tensors(cloud: Cloud, norm: Normalisation, use_lofi: bool) -> Tensors:
+    return Tensors(
+        torch.as_tensor(norm.coords(cloud.points), dtype=torch.float32),
+        torch.as_tensor(norm.point_features(cloud.normals, cloud.lofi, use_lofi), dtype=torch.float32),
+        torch.as_tensor(norm.globals_(cloud.globals_, cloud.global_names), dtype=torch.float32),
+        torch.as_tensor(norm.encode_targets(stack_targets(cloud.fields, tuple(norm.targets))), dtype=torch.float32),
+    )
+
+
+def _batch(items: list[Tensors], n: int | None, gen: torch.Generator | None):
+    xs, fs, gs, ys = [], [], [], []
+    m = min(len(t.xyz) for t in items) if n is None else n
+    for t in items:
+        idx = torch.randperm(len(t.xyz), generator=gen)[:m] if gen is not None else torch.arange(m)
+        xs.append(t.xyz[idx])
+        fs.append(t.feats[idx])
+        gs.append(t.glob)
+        ys.append(t.y[idx])
+    return torch.stack(xs), torch.stack(fs), torch.stack(gs), torch.stack(ys)
+
+
+def network_config(norm: Normalisation, n_feats: int, overrides: dict) -> PointNetConfig:
+    base = PointNetConfig(in_point=n_feats, in_global=len(norm.global_names), out=len(norm.target_mean))
+    return PointNetConfig.from_dict({**base.to_dict(), **overrides})
+
+
+@torch.no_grad()
+def validation_loss(net: PointNetPP, data: list[Tensors], n: int | None) -> float:
+    net.eval()
+    losses = []
+    for t in data:
+        m = len(t.xyz) if n is None else min(n, len(t.xyz))
+        x, f, g, y = t.xyz[:m][None], t.feats[:m][None], t.glob[None], t.y[:m][None]
+        losses.append(float(torch.mean((net(x, f, g) - y) ** 2)))
+    return float(np.mean(losses)) if losses else math.nan
+
+
+def train_member(
+    cfg: TrainConfig, net_cfg: PointNetConfig, train: list[Tensors], val: list[Tensors], seed: int, progress: bool
+) -> tuple[PointNetPP, dict]:
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = PointNetPP(net_cfg)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs, eta_min=cfg.lr * cfg.lr_min_fraction)
+    best, best_state, best_epoch, history = math.inf, None, 0, []
+    bar = tqdm(range(cfg.epochs), desc=f"member seed {seed}", disable=not progress, leave=False)
+    for epoch in bar:
+        net.train()
+        order = torch.randperm(len(train), generator=gen).tolist()
+        losses = []
+        for i in range(0, len(order), cfg.batch_size):
+            x, f, g, y = _batch([train[j] for j in order[i : i + cfg.batch_size]], cfg.points, gen)
+            loss = torch.mean((net(x, f, g) - y) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            losses.append(loss.item())
+        sched.step()
+        v = validation_loss(net, val, cfg.eval_points) if val else float(np.mean(losses))
+        history.append({"epoch": epoch + 1, "train": float(np.mean(losses)), "val": v, "lr": sched.get_last_lr()[0]})
+        bar.set_postfix(train=f"{history[-1]['train']:.3f}", val=f"{v:.3f}")
+        if v < best:
+            best, best_epoch = v, epoch + 1
+            best_state = {k: t.detach().clone() for k, t in net.state_dict().items()}
+        elif epoch + 1 - best_epoch >= cfg.patience:
+            break
+    net.load_state_dict(best_state)
+    return net.eval(), {"seed": seed, "best_epoch": best_epoch, "best_val": best, "history": history}
+
+
+@torch.no_grad()
+def latent(net: PointNetPP, t: Tensors, n: int | None = None) -> np.ndarray:
+    m = len(t.xyz) if n is None else min(n, len(t.xyz))
+    _, z = net(t.xyz[:m][None], t.feats[:m][None], t.glob[None], return_latent=True)
+    return z[0].numpy()
+
+
+def train_model(
+    manifest: str | Path, cfg: TrainConfig = TrainConfig(), progress: bool = True, clouds: list[Cloud] | None = None
+) -> tuple[SurrogateModel, list[Cloud]]:
+    """Fit the normalisation and the ensemble on the manifest's train split (validation on its val split)."""
+    torch.set_num_threads(cfg.threads)
+    clouds = clouds if clouds is not None else load_clouds(manifest, progress)
+    train_c = [c for c in clouds if c.split == "train"]
+    val_c = [c for c in clouds if c.split == "val"]
+    if not train_c:
+        raise IahemoError(f"{manifest}: no training samples")
+    norm = Normalisation.fit(train_c, TARGETS)
+    train = [to_tensors(c, norm, cfg.use_lofi) for c in train_c]
+    val = [to_tensors(c, norm, cfg.use_lofi) for c in val_c]
+    net_cfg = network_config(norm, train[0].feats.shape[1], cfg.net)
+    started = time.perf_counter()
+    members, logs = [], []
+    for k in range(cfg.ensemble):
+        net, log = train_member(cfg, net_cfg, train, val, cfg.seed + k, progress)
+        members.append(net)
+        logs.append(log)
+    seconds = time.perf_counter() - started
+    g_train = np.stack([t.glob.numpy() for t in train])
+    z_train = np.stack([latent(members[0], t, cfg.eval_points) for t in train])
+    model = SurrogateModel(
+        config=net_cfg,
+        normalisation=norm,
+        members=members,
+        use_lofi=cfg.use_lofi,
+        ood={"inputs": ood.fit_reference(g_train), "latent": ood.fit_reference(z_train)},
+        training={
+            "config": asdict(cfg),
+            "manifest": str(manifest),
+            "manifest_sha256": file_sha256(manifest),
+            "n_train_samples": len(train_c),
+            "n_val_samples": len(val_c),
+            "n_train_geometries": len({c.geometry for c in train_c}),
+            "n_val_geometries": len({c.geometry for c in val_c}),
+            "targets": [f"{k}[{c}]" for k, c in target_columns(tuple(norm.targets))],
+            "members": logs,
+            "train_seconds": round(seconds, 1),
+            "threads": cfg.threads,
+        },
+    )
+    return model, clouds
+
+
+def plot_curves(model: SurrogateModel, path: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    for i, log in enumerate(model.training.get("members", [])):
+        h = log["history"]
+        e = [r["epoch"] for r in h]
+        ax.plot(e, [r["train"] for r in h], color=f"C{i}", alpha=0.5, label=f"train (seed {log['seed']})")
+        ax.plot(e, [r["val"] for r in h], color=f"C{i}", ls="--", label=f"validation (seed {log['seed']})")
+        ax.axvline(log["best_epoch"], color=f"C{i}", lw=0.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE of normalised targets")
+    ax.set_title("hemodynamics surrogate: training curves")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

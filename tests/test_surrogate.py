@@ -1,0 +1,227 @@
+"""The hemodynamics surrogate's machinery on a problem with a known answer: straight pipes of different radii and
+flows, whose wall fields are Poiseuille's (TAWSS = 4μQ/(πR³), a linear pressure drop, OSI 0). Held-out pipes
+are held out by geometry, as in the real dataset. Also: metrics on exact values, the artifact's refusals, the
+OOD flag, packing, and `iahemo predict` end to end on the shipped sidewall case."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from cfdgen import registry  # noqa: E402
+from cfdgen.bc import BoundaryConditions  # noqa: E402
+from cfdgen.dataset import write_manifest  # noqa: E402
+from cfdgen.errors import IahemoError  # noqa: E402
+from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, write_sample  # noqa: E402
+from surrogate import metrics, ood  # noqa: E402
+from surrogate.artifact import load_model, save_model  # noqa: E402
+from surrogate.data import Normalisation, load_clouds  # noqa: E402
+from surrogate.evaluate import evaluate, headline  # noqa: E402
+from surrogate.train import TrainConfig, train_model  # noqa: E402
+
+MU = 3.5e-3
+BC_NAMES = list(BoundaryConditions.names())  # the real BC vector, so the pipe model can run `iahemo predict`
+ROOT = Path(__file__).resolve().parents[1]
+SMALL_NET = {
+    "centroids": [128, 32],
+    "neighbours": [8, 8],
+    "widths": [[16, 16, 32], [32, 32, 64]],
+    "global_width": 64,
+    "decoder_width": 32,
+}
+
+
+def pipe_cloud(radius_mm: float, q_m3s: float, n: int = 600, length_mm: float = 20.0, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    theta = rng.uniform(0, 2 * np.pi, n)
+    z = rng.uniform(0, length_mm, n)
+    pts = np.column_stack([radius_mm * np.cos(theta), radius_mm * np.sin(theta), z])
+    normals = np.column_stack([np.cos(theta), np.sin(theta), np.zeros(n)])
+    r = radius_mm * 1e-3
+    tau = 4 * MU * q_m3s / (math.pi * r**3)
+    dpdz = 8 * MU * q_m3s / (math.pi * r**4)  # Pa/m
+    axial = np.tile([0.0, 0.0, tau], (n, 1))
+    fields = {
+        "tawss": np.full(n, tau),
+        "osi": np.zeros(n),
+        "tap": dpdz * (length_mm - z) * 1e-3,
+        "wss_mean": axial,
+        "wss_lofi": axial * 0.9,  # the low-fidelity estimate is close but not exact
+        "ntawss": np.ones(n),
+    }
+    return PointCloud(pts, normals, np.zeros(n, dtype=np.uint8), fields)
+
+
+def write_pipe_dataset(root: Path, radii=(1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4), flows=(2e-6, 4e-6)) -> Path:
+    records = []
+    for i, r in enumerate(radii):
+        for j, q in enumerate(flows):
+            cloud = pipe_cloud(r, q, seed=10 * i + j)
+            morph, names = morphology_vector({"parent_diameter": 2 * r})
+            bc = np.array([q, 0.9, MU, 1060.0, 0.0, 2.0, 1.79, 0, 0, *np.ones(len(BC_NAMES) - 9)])
+            path = root / f"pipe{i}" / f"s{j}.h5"
+            prov = {"case_id": f"pipe{i}", "geometry_hash": f"pipe{i}", "bc_sample": {"sample_id": f"s{j}"}}
+            write_sample(path, cloud, SampleInputs(morph, names, bc, BC_NAMES), prov)
+            records.append(
+                {
+                    "case_id": f"pipe{i}",
+                    "bc_sample": f"s{j}",
+                    "mesh_level": "analytic",
+                    "geometry_hash": f"pipe{i}",
+                    "status": "converged",
+                    "sample": str(path),
+                }
+            )
+    write_manifest(records, root / "dataset", fractions=(0.6, 0.2, 0.2), seed=0)
+    return root / "dataset" / "manifest.json"
+
+
+@pytest.fixture(scope="module")
+def pipes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipes")
+    manifest = write_pipe_dataset(root)
+    cfg = TrainConfig(epochs=40, points=256, ensemble=2, lr=3e-3, patience=40, threads=1, net=SMALL_NET)
+    model, clouds = train_model(manifest, cfg, progress=False)
+    return manifest, model, clouds
+
+
+def test_metrics_on_exact_values():
+    true = np.array([1.0, 2.0, 3.0, 4.0])
+    assert metrics.rel_l2(true, true) == 0.0
+    assert metrics.rel_l2(1.1 * true, true) == pytest.approx(0.1)
+    assert metrics.mae(true + 0.02, true) == pytest.approx(0.02)
+    assert metrics.nmae(true + 0.3, true) == pytest.approx(0.1)  # 0.3 / (4 - 1)
+    assert metrics.max_norm_l2(true + 0.4, true) == pytest.approx(0.1)
+    v = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 5.0]])
+    assert metrics.rel_l2(v * 1.2, v) == pytest.approx(0.2)
+
+
+def test_sac_quantities_lsa():
+    # a sac of 10 points next to a parent of 10 points (1 mm away); 3 sac points below 10 % of the parent mean
+    parent = np.column_stack([np.arange(10.0), np.zeros(10), np.zeros(10)])
+    sac_pts = parent + [0, 1.0, 0]
+    pts = np.vstack([parent, sac_pts])
+    sac = np.r_[np.zeros(10), np.ones(10)].astype(np.uint8)
+    tawss = np.r_[np.full(10, 2.0), [0.1, 0.1, 0.1], np.full(7, 1.0)]
+    q = metrics.sac_quantities(pts, sac, tawss, np.linspace(0, 0.3, 20), parent_diameter=2.0)
+    assert q["lsa"] == pytest.approx(0.3)
+    assert q["sac_ntawss"] == pytest.approx((0.3 + 7.0) / 10 / 2.0)
+    assert q["sac_osi_max"] == pytest.approx(0.3)
+
+
+def test_normalisation_round_trip(pipes):
+    _, model, clouds = pipes
+    norm = model.normalisation
+    c = clouds[0]
+    from surrogate.data import stack_targets
+
+    y = stack_targets(c.fields, tuple(norm.targets))
+    back = norm.decode_targets(norm.encode_targets(y))
+    np.testing.assert_allclose(back, y, rtol=1e-9, atol=1e-9)
+    assert "tawss" in norm.log_targets and "osi" not in norm.log_targets
+    again = Normalisation.from_dict(json.loads(json.dumps(norm.to_dict())))
+    assert again == norm
+
+
+def test_learns_poiseuille_on_held_out_pipes(pipes):
+    _, model, clouds = pipes
+    assert {c.split for c in clouds} == {"train", "val", "test"}
+    held = {c.geometry for c in clouds if c.split == "test"}
+    assert held.isdisjoint({c.geometry for c in clouds if c.split == "train"})  # split by geometry
+    result = evaluate(model, clouds, split="test")
+    h = headline(result)
+    # TAWSS varies ×14 over the pipes (R³ and Q); the training mean cannot follow, the network (with channel 3) can
+    assert h["baseline_mean_field_tawss_rel_l2"] > 0.3
+    assert h["tawss_rel_l2"] < 0.5 * h["baseline_mean_field_tawss_rel_l2"]
+    assert h["osi_mae"] < 0.05
+
+
+def test_artifact_round_trip_and_refusals(pipes, tmp_path):
+    _, model, clouds = pipes
+    path = save_model(model, tmp_path / "m.pt")
+    again = load_model(path)
+    c = clouds[0]
+    from surrogate.predict import predict_arrays
+
+    a = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+    b = predict_arrays(again, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+    np.testing.assert_allclose(a.mean["tawss"], b.mean["tawss"], rtol=1e-6)
+    assert again.training["manifest_sha256"] == model.training["manifest_sha256"]
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    with pytest.raises(IahemoError, match="not a readable iahemo model"):
+        load_model(tmp_path / "bad.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["registry_version"] = "0"
+    torch.save(payload, tmp_path / "old.pt")
+    with pytest.raises(IahemoError, match="field registry 0"):
+        load_model(tmp_path / "old.pt")
+
+
+def test_ood_flags_far_inputs(pipes):
+    _, model, clouds = pipes
+    c = next(c for c in clouds if c.split == "train")
+    from surrogate.predict import ood_verdict, predict_arrays
+
+    p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+    assert not ood_verdict(model, c.globals_, c.global_names, p.latent)["out_of_distribution"]
+    far = c.globals_.copy()
+    far[list(c.global_names).index("bc:mean_flow_m3_s")] *= 50  # fifty times any training flow
+    assert ood_verdict(model, far, c.global_names, p.latent)["out_of_distribution"]
+    ref = ood.fit_reference(np.random.default_rng(0).normal(size=(50, 3)))
+    assert ood.mahalanobis(ref, np.zeros(3))[0] < 1.0 < ood.mahalanobis(ref, np.full(3, 5.0))[0]
+
+
+def test_pack_compresses_and_extends(pipes, tmp_path):
+    from surrogate.pack import pack
+
+    manifest, _, _ = pipes
+    m = pack(manifest, tmp_path / "packed", description="analytic pipes")
+    assert m["n_samples"] == 16 and m["description"] == "analytic pipes"
+    again = pack(manifest, tmp_path / "packed")  # packing again adds nothing and keeps the split
+    assert again["n_samples"] == 16 and again["splits"] == m["splits"]
+    clouds = load_clouds(tmp_path / "packed" / "manifest.json")
+    assert len(clouds) == 16 and all(c.fields["tawss"].shape == (600,) for c in clouds)
+
+
+def test_cli_predict_shipped_case(pipes, tmp_path):
+    """`iahemo predict` on the shipped sidewall aneurysm with the pipe model: every output, and the OOD flag set
+    (a model that has only seen pipes must say so)."""
+    import pyvista as pv
+
+    from iahemo.cli import main
+
+    _, model, _ = pipes
+    model_path = save_model(model, tmp_path / "pipes.pt")
+    out = tmp_path / "pred"
+    case = ROOT / "cases" / "syn1_000"
+    rc = main(
+        [
+            "predict",
+            str(case / "surface.vtp"),
+            "--case",
+            str(case / "case.yaml"),
+            "--model",
+            str(model_path),
+            "--points",
+            "2048",
+            "-o",
+            str(out),
+        ]
+    )
+    assert rc == 0
+    result = json.loads((out / "prediction.json").read_text())
+    assert result["out_of_distribution"] is True
+    assert result["sac"] is not None and result["sac"]["sac_tawss"] > 0
+    wall = pv.read(out / "prediction.vtp")
+    for name in ("TAWSS", "OSI", "TAP", "WSS_MEAN", "TAWSS_std", "WSS_LOFI"):
+        assert name in wall.point_data, name
+    assert np.all(np.asarray(wall.point_data["TAWSS"]) > 0)
+    assert int(wall.field_data["out_of_distribution"][0]) == 1
+    assert (out / "prediction.png").stat().st_size > 10_000
+    assert registry.FIELDS["tawss"].unit == result["fields"]["tawss"]["unit"]

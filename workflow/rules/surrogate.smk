@@ -1,0 +1,36 @@
+# Distillation: the hemodynamics surrogate trained on the dataset manifest (`iahemo train`: ensemble + channel-3
+# ablation, evaluated on the held-out geometries). The model folder is assembled by the CLI and the artifact is
+# written atomically, so a killed job leaves no model that looks finished. Adding a case changes the manifest,
+# which reruns only this rule downstream of the new case's CFD.
+
+MODEL_DIR = f"{RESULTS}/models/hemodynamics"
+
+
+def train_options(wildcards):
+    s = config.get("surrogate", {})
+    opts = [f"--{k} {s[k]}" for k in ("epochs", "ensemble", "points", "seed") if s.get(k) is not None]
+    if not s.get("ablation", True):
+        opts.append("--no-ablation")
+    return " ".join(opts)
+
+
+rule train_surrogate:
+    input:
+        manifest=f"{DATASET}/manifest.json",
+    output:
+        model=f"{MODEL_DIR}/hemodynamics.pt",
+        evaluation=f"{MODEL_DIR}/evaluation.json",
+    params:
+        out=MODEL_DIR,
+        options=train_options,
+    log:
+        f"{RESULTS}/logs/train_surrogate.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_surrogate.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=config.get("surrogate", {}).get("runtime", 240),
+    shell:
+        "OMP_NUM_THREADS={threads} iahemo train --manifest {input.manifest} {params.options} -q -o {params.out} "
+        "> {log} 2>&1"
