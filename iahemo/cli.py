@@ -7,6 +7,7 @@ as one readable message on stderr with exit status 2; only real bugs show a trac
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -253,6 +254,46 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _cmd_assess(args) -> int:
+    from surrogate.assess import AssessConfig, assess_command
+
+    cfg = AssessConfig(bc_samples=args.bc_samples, model=args.model)
+    a = assess_command(args.source, args.case, args.out, cfg)
+    for note in a["messages"]:
+        print(f"note: {note}")
+    grade = a["grade"] or "not computed"
+    dist = a["grade_distribution"]
+    spread = "" if not dist else " (" + ", ".join(f"{k} {dist[k]:.0%}" for k in ("low", "intermediate", "high")) + ")"
+    phases = "not computable" if a["phases_score"] is None else str(a["phases_score"])
+    ood = "; OUT OF DISTRIBUTION" if a["out_of_distribution"] else ""
+    print(
+        f"{a['pseudonym']}: grade {grade}{spread}; PHASES {phases}{ood}; {a['timing_s']['total']:.1f} s "
+        f"-> {Path(args.out) / 'report.html'}"
+    )
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from surrogate.report import write_report
+
+    folder = Path(args.folder)
+    path = folder / "assessment.json"
+    if not path.is_file():
+        raise IahemoError(f"{folder}: no assessment.json (run 'iahemo assess' first)")
+    html, pdf = write_report(json.loads(path.read_text()), Path(args.out) if args.out else folder)
+    print(f"{html}\n{pdf}")
+    return 0
+
+
+def _cmd_train_risk(args) -> int:
+    from surrogate.risk import train_risk_command
+
+    report = train_risk_command(args.labels, args.out)
+    cv = report.get("cv", report)
+    print(f"risk model: {json.dumps({k: cv[k] for k in cv if k in ('auc', 'brier')}, default=str)} -> {args.out}")
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from iahemo.demo import run_demo
 
@@ -367,6 +408,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", type=int, default=16384, help="wall points (default 16384)")
     p.add_argument("-o", "--out", required=True, help="output folder (prediction.vtp/.json/.png)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("assess", help="surface -> morphology -> surrogate -> risk grade -> report (no CFD)")
+    p.add_argument("source", help="lumen surface (STL, VTP, VTK, OBJ, PLY)")
+    p.add_argument("--case", default=None, help="case.yaml with measurements and clinical fields")
+    p.add_argument("--model", default=None, help="hemodynamics surrogate (default: the shipped model)")
+    p.add_argument("--bc-samples", type=int, default=8, help="BC uncertainty samples (default 8)")
+    p.add_argument("-o", "--out", required=True, help="output folder (report.html/.pdf, result.vtp, assessment.json)")
+    p.set_defaults(func=_cmd_assess)
+
+    p = sub.add_parser("report", help="render report.html and report.pdf again from DIR/assessment.json")
+    p.add_argument("folder", help="an 'iahemo assess' output folder")
+    p.add_argument("-o", "--out", default=None, help="write the report elsewhere (default: the folder)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("train-risk", help="fit the rupture-risk logistic model on a labelled table (CV, AUC, Brier)")
+    p.add_argument("--labels", required=True, help="CSV: case_id, ruptured, and the feature columns")
+    p.add_argument("-o", "--out", required=True, help="folder for risk_model.json, risk_cv.json, reliability.png")
+    p.set_defaults(func=_cmd_train_risk)
 
     p = sub.add_parser("registry", help="list the field, morphology and patch names with units")
     p.set_defaults(func=_cmd_registry)

@@ -225,3 +225,20 @@ def test_cli_predict_shipped_case(pipes, tmp_path):
     assert int(wall.field_data["out_of_distribution"][0]) == 1
     assert (out / "prediction.png").stat().st_size > 10_000
     assert registry.FIELDS["tawss"].unit == result["fields"]["tawss"]["unit"]
+
+
+def test_region_model_trains_and_round_trips(pipes, tmp_path):
+    """Pipes have no sac, so every label is 'none': the region model must learn that and say so on held-out pipes
+    (IoU undefined → None), and survive a save/load."""
+    from surrogate.region_net import RegionTrainConfig, load_region_model, save_region_model, train_region_model
+
+    _, model, clouds = pipes
+    rm, report = train_region_model(model, clouds, RegionTrainConfig(epochs=1, points=256), progress=False)
+    assert report["class_counts"][1:] == [0.0, 0.0]
+    assert report["summary"]["learned_iou_any"] is None  # nothing to find, nothing found
+    again = load_region_model(save_region_model(rm, tmp_path / "regions.pt"))
+    c = clouds[0]
+    fields = {k: c.fields[k] for k in ("tawss", "osi", "wss_mean")}
+    assert np.array_equal(
+        rm.predict(c.points, c.normals, c.sac, fields, 2.0), again.predict(c.points, c.normals, c.sac, fields, 2.0)
+    )
