@@ -6,8 +6,8 @@
 #
 # Chain per case and mesh level (results/<case>/<level>/...):
 #   mesh (prepare + gmsh) → uq_design (checkpoint: design.csv decides the runs) → simulate (one job per design
-#   point) → post → sample (per-run record + sample.h5 of converged runs) → dataset manifest (all cases);
-#   post → uq_analyse (per case); manifest → train_surrogate (ensemble, ablation, held-out evaluation).
+#   point) → sample (wall indices + point cloud + records of each run) → case_records → dataset manifest (all
+#   cases) → train_surrogate (ensemble, ablation, held-out evaluation); sample → uq_analyse (per case).
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -28,7 +28,6 @@ include: "workflow/rules/synth.smk"
 include: "workflow/rules/mesh.smk"
 include: "workflow/rules/uq_design.smk"
 include: "workflow/rules/simulate.smk"
-include: "workflow/rules/post.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/dataset.smk"
 include: "workflow/rules/uq_analyse.smk"

@@ -162,7 +162,7 @@ def assess(
         wall.field_data["risk_region_categories"] = np.array(CATEGORIES)
         wall.field_data["out_of_distribution"] = np.array([int(verdict["out_of_distribution"])])
         wall.save(tmp / "result.vtp")
-        figures = _figures(wall, tmp, case_id, prep.morphology is not None)
+        figures = _figures(wall, tmp, pseudonym(case_id), prep.morphology is not None)  # no case id in images
         assessment = {
             "case_id": case_id,
             "pseudonym": pseudonym(case_id),

@@ -242,3 +242,59 @@ def test_region_model_trains_and_round_trips(pipes, tmp_path):
     assert np.array_equal(
         rm.predict(c.points, c.normals, c.sac, fields, 2.0), again.predict(c.points, c.normals, c.sac, fields, 2.0)
     )
+
+
+@pytest.fixture(scope="module")
+def assess_models(pipes, tmp_path_factory):
+    from surrogate.region_net import RegionTrainConfig, save_region_model, train_region_model
+
+    _, model, clouds = pipes
+    root = tmp_path_factory.mktemp("models")
+    rm, _ = train_region_model(model, clouds, RegionTrainConfig(epochs=1, points=256), progress=False)
+    return save_model(model, root / "pipes.pt"), save_region_model(rm, root / "regions.pt")
+
+
+def test_assess_shipped_case_end_to_end(assess_models, tmp_path):
+    """The whole inference path on the shipped sidewall case: grade with its distribution over the BC samples,
+    PHASES from the case's clinical fields (79 y, Japanese, hypertensive, 11.2 mm ICA: 3+1+1+6+0+0 = 11 → 7.2 %),
+    the report in both formats and the VTP; the pipe-trained surrogate is flagged out of distribution."""
+    import pyvista as pv
+
+    from cfdgen.case import load_case
+    from surrogate.assess import AssessConfig, assess
+
+    model_path, region_path = assess_models
+    case = load_case(ROOT / "cases" / "syn1_000" / "case.yaml")
+    cfg = AssessConfig(bc_samples=3, points=2048, model=str(model_path), region_model=str(region_path))
+    a = assess(case.surface, case, tmp_path / "a", cfg)
+    on_disk = json.loads((tmp_path / "a" / "assessment.json").read_text())
+    assert on_disk["grade"] in ("low", "intermediate", "high") and on_disk["grade"] == a["grade"]
+    dist = on_disk["grade_distribution"]
+    assert sum(dist[k] for k in ("low", "intermediate", "high")) == pytest.approx(1.0)
+    assert on_disk["phases_score"] == 11 and on_disk["phases"]["five_year_risk"] == pytest.approx(0.072)
+    assert on_disk["morphology"]["values"]["size"] == pytest.approx(11.19, rel=0.1)
+    assert set(on_disk["hemodynamics"]) == {"sac_tawss", "sac_ntawss", "sac_osi_max", "lsa"}
+    assert on_disk["out_of_distribution"] is True and on_disk["models"]["risk"]["demonstration"] is True
+    html = (tmp_path / "a" / "report.html").read_text()
+    assert on_disk["pseudonym"] in html and "syn1_000" not in html and "demonstration model" in html
+    assert (tmp_path / "a" / "report.pdf").read_bytes()[:4] == b"%PDF"
+    wall = pv.read(tmp_path / "a" / "result.vtp")
+    assert {"TAWSS", "OSI", "TAWSS_std", "RISK_REGION", "sac"} <= set(wall.point_data.keys())
+
+
+def test_assess_without_clinical_fields_or_sac(assess_models, tmp_path):
+    """A bare pipe without a case file: hemodynamics are predicted, PHASES is 'not computable' and the missing sac
+    is said in one message; no grade is invented."""
+    from cfdgen.surface import write_atomic
+    from cfdgen.verify import PipeCase, pipe_surface
+    from surrogate.assess import AssessConfig, assess
+
+    model_path, region_path = assess_models
+    surface = tmp_path / "pipe.vtp"
+    write_atomic(pipe_surface(PipeCase()), surface)
+    cfg = AssessConfig(bc_samples=2, points=1024, model=str(model_path), region_model=str(region_path))
+    a = assess(surface, None, tmp_path / "b", cfg)
+    assert a["grade"] is None and a["phases_score"] is None and a["hemodynamics"] is None
+    assert any("no aneurysm sac" in m for m in a["messages"])
+    assert any("PHASES not computable" in m for m in a["messages"])
+    assert (tmp_path / "b" / "report.html").is_file() and (tmp_path / "b" / "report.pdf").is_file()

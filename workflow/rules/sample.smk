@@ -1,14 +1,17 @@
-# The point-cloud sample of one run (`iahemo sample` → samples/uq_<k>/sample.h5) and its run record
-# samples/uq_<k>.json (status, reason, sample path or null), which the manifest reads. Only converged runs get a
-# sample.h5; a stale one from an earlier, converged version of the run is removed so nothing contradicts the record.
-# After the post job: `iahemo sample` re-derives the wall indices into <run>/post, and two jobs writing that folder
-# at once would race.
+# Post-processing of one run in one job: `iahemo sample` derives the wall indices (<run>/post/{wall.vtp,
+# summary.json, tawss_osi.png}) and resamples them to the point cloud samples/uq_<k>/sample.h5. Two records are
+# written last, atomically, by cfdgen.dataset: <run>/post/record.json (what the UQ analysis reads) and
+# samples/uq_<k>.json (what the manifest reads). A run that did not converge is skipped, not an error: both
+# records say why, and a stale sample.h5 from an earlier converged version of the run is removed so nothing
+# contradicts them. One job per run rather than two (post, then sample) keeps the DAG of a 1,000-case cohort
+# small (benchmarks/dag_scale.py).
 
 
 rule sample:
     input:
-        post=RUN_DIR + "/post/record.json",
+        qc=RUN_DIR + "/qc.json",
     output:
+        post=RUN_DIR + "/post/record.json",
         record=CASE_DIR + "/samples/uq_{sample}.json",
     params:
         run=RUN_DIR,
@@ -22,15 +25,17 @@ rule sample:
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=20,
+        runtime=30,
     shell:
         """
         if python -m cfdgen.dataset status {params.run} > {log} 2>&1; then
             iahemo sample {params.run} --points {params.points} --seed {params.seed} -o {params.out} >> {log} 2>&1
         else
             rm -rf {params.out}
-            echo "workflow: run not converged, no sample" >> {log}
+            echo "workflow: run not converged, no post-processing and no sample" >> {log}
         fi
+        python -m cfdgen.dataset record {params.run} --product post={params.run}/post/summary.json \
+            -o {output.post} >> {log} 2>&1
         python -m cfdgen.dataset record {params.run} --product sample={params.out}/sample.h5 \
             -o {output.record} >> {log} 2>&1
         """
