@@ -257,7 +257,8 @@ def _region_figure(wall: pv.PolyData, path: Path) -> Path:
             n_colors=3,
             show_scalar_bar=j == 0,
             categories=True,
-            scalar_bar_args={"title": "0 none, 1 low WSS + high OSI, 2 impingement", "vertical": False},
+            annotations={0: "none", 1: "low WSS + high OSI", 2: "impingement"},
+            scalar_bar_args={"title": "risk region", "vertical": False, "n_labels": 0},
         )
         plotter.view_vector(sign * axes[:, 0], viewup=axes[:, 1])
         plotter.reset_camera()

@@ -238,6 +238,19 @@ class PointNetPP(nn.Module):
             nn.Linear(cfg.decoder_width, cfg.out),
         )
 
+    def _encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor) -> tuple[list, Tensor]:
+        n = xyz.shape[1]
+        feats = torch.cat([xyz, point_feats, global_feats.unsqueeze(1).expand(-1, n, -1)], dim=-1)
+        levels = [(xyz, feats)]
+        for sa in self.sa:
+            levels.append(sa(*levels[-1]))
+        xyz_l, f_l = levels[-1]
+        return levels, self.global_mlp(torch.cat([xyz_l, f_l], dim=-1)).amax(dim=1)
+
+    def encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor) -> Tensor:
+        """The whole-cloud feature (B, global_width) alone: the encoder without the decoder (shape regression)."""
+        return self._encode(xyz, point_feats, global_feats)[1]
+
     def forward(
         self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor, return_latent: bool = False
     ) -> Tensor | tuple[Tensor, Tensor]:
@@ -252,13 +265,8 @@ class PointNetPP(nn.Module):
                 f"PointNetPP: xyz {tuple(xyz.shape)}, point_feats {tuple(point_feats.shape)}, global_feats "
                 f"{tuple(global_feats.shape)}; expected (B,N,3), (B,N,{cfg.in_point}), (B,{cfg.in_global})"
             )
-        feats = torch.cat([xyz, point_feats, global_feats.unsqueeze(1).expand(-1, n, -1)], dim=-1)
-        levels = [(xyz, feats)]
-        for sa in self.sa:
-            levels.append(sa(*levels[-1]))
-        xyz_l, f_l = levels[-1]
-        latent = self.global_mlp(torch.cat([xyz_l, f_l], dim=-1)).amax(dim=1)
-        f = f_l
+        levels, latent = self._encode(xyz, point_feats, global_feats)
+        f = levels[-1][1]
         for j in reversed(range(len(self.fp))):
             xyz_j, skip = levels[j]
             if j == 0:

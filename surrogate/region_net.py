@@ -181,3 +181,30 @@ def load_region_model(path: str | Path) -> RegionModel:
     return RegionModel(
         net.eval(), float(payload["coord_scale"]), RegionConfig(**payload["regions"]), payload["metrics"]
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m surrogate.region_net --manifest M --model hemodynamics.pt -o regions.pt"""
+    import argparse
+    import json
+
+    from cfdgen.atomic import write_json
+    from surrogate.artifact import load_model
+    from surrogate.data import load_clouds
+
+    p = argparse.ArgumentParser(prog="python -m surrogate.region_net", description=__doc__.split("\n\n")[0])
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--model", required=True, help="the hemodynamics surrogate whose output the regions are read from")
+    p.add_argument("--epochs", type=int, default=RegionTrainConfig.epochs)
+    p.add_argument("-o", "--out", required=True, help="region model file (.pt); the report goes beside it (.json)")
+    args = p.parse_args(argv)
+    model = load_model(args.model)
+    rm, report = train_region_model(model, load_clouds(args.manifest), RegionTrainConfig(epochs=args.epochs))
+    out = save_region_model(rm, args.out)
+    write_json(out.with_suffix(".json"), json.loads(json.dumps(report, default=float)))
+    print(json.dumps(report["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

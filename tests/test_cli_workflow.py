@@ -201,6 +201,7 @@ CASES = ("syn1_000", "syn1_001")
 
 
 def test_workflow_test_config_products(cfd_workflow):
+    import hashlib
     import json
 
     import h5py
@@ -252,6 +253,22 @@ def test_workflow_test_config_products(cfd_workflow):
     rows = (results / "dataset" / "manifest.csv").read_text().splitlines()
     assert rows[0] == "path,case_id,geometry_hash,bc_sample,mesh_level,split" and len(rows) == 12
 
+    # the surrogate trained on that manifest (1 epoch): a loadable artifact that knows its data, and metrics on
+    # the held-out geometry with both baselines and the ablation
+    from surrogate.artifact import load_model
+
+    model_dir = results / "models" / "hemodynamics"
+    model = load_model(model_dir / "hemodynamics.pt")
+    assert len(model.members) == 2 and model.training["n_train_geometries"] == 1
+    digest = hashlib.sha256((results / "dataset" / "manifest.json").read_bytes()).hexdigest()
+    assert model.training["manifest_sha256"] == digest
+    evaluation = json.loads((model_dir / "evaluation.json").read_text())
+    assert evaluation["n_geometries"] == 1 and evaluation["n_samples"] == len(ids[evaluation["geometries"][0]])
+    assert set(evaluation["summary"]) == {"surrogate", "mean_field", "nearest_neighbour", "no_lofi"}
+    assert 0 < evaluation["headline"]["tawss_rel_l2"] < 10
+    assert (model_dir / "model_card.md").read_text().count("synthetic") >= 1
+    assert (model_dir / "training_curves.png").stat().st_size > 10_000
+
     # UQ analysis of each case over all its runs (8: the small real design of the UQ issue)
     for c in CASES:
         uq = json.loads((results / c / "tiny" / "design" / "uq.json").read_text())
@@ -268,7 +285,7 @@ def test_workflow_test_config_products(cfd_workflow):
         for name in names:
             assert (results / "logs" / c / "tiny" / f"{name}.log").stat().st_size > 0, (c, name)
             assert (results / "benchmarks" / c / "tiny" / f"{name}.tsv").is_file(), (c, name)
-    for name in ("manifest", "synth_cohort"):
+    for name in ("manifest", "synth_cohort", "train_surrogate"):
         assert (results / "logs" / f"{name}.log").is_file() and (results / "benchmarks" / f"{name}.tsv").is_file()
     assert (results / "synthetic" / "cohort.csv").is_file()
 

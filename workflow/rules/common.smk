@@ -50,6 +50,24 @@ def _case_entry(cid, case_yaml):
     return {"yaml": str(case_yaml), "surface": str(case_yaml.parent / surface)}
 
 
+def packed_cases():
+    """Cases whose every run is already in the packed dataset named by dataset.packed (a committed, compressed
+    copy, see surrogate/pack.py): a small machine tops the dataset up across sessions instead of redoing them."""
+    import json
+    from collections import Counter
+
+    packed = (config.get("dataset") or {}).get("packed")
+    if not packed or not Path(packed).is_file():
+        return set()
+    with open(packed) as fh:
+        counts = Counter(s["case_id"] for s in json.load(fh)["samples"])
+    n_of = lambda c: config["uq"].get("n_by_case", {}).get(c, config["uq"]["n"])
+    done = {c for c, k in counts.items() if k >= n_of(c)}
+    if done:
+        logger.info(f"{len(done)} cases are complete in {packed}: not run again")
+    return done
+
+
 def load_cases():
     """Cases: every cases_dir/<id>/case.yaml, plus the rows (id, path) of the optional case sheet, whose schema is
     workflow/schemas/cases.schema.yaml; the optional `cases` list keeps only those ids."""
@@ -76,6 +94,7 @@ def load_cases():
         if missing:
             raise WorkflowError(f"config cases lists unknown case ids: {', '.join(missing)}")
         found = {c: found[c] for c in wanted}
+    found = {c: p for c, p in found.items() if c not in packed_cases()}
     cases = {}
     for cid, path in found.items():
         entry = _case_entry(cid, path)

@@ -21,7 +21,7 @@ rule mesh:
         BENCH + "/mesh.tsv"
     threads: 1
     resources:
-        mem_mb=lambda w: MESH_MEM[w.level],
-        runtime=lambda w: MESH_RUNTIME[w.level],
+        mem_mb=MESH_MEM[LEVEL],  # one level per workflow run (config mesh.level)
+        runtime=MESH_RUNTIME[LEVEL],
     shell:
         "iahemo mesh {input.surface} --case {input.case} --level {wildcards.level} -o {params.out} > {log} 2>&1"

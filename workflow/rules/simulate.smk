@@ -7,10 +7,13 @@
 # on_failure is read in the shell text, not as a param, so switching it does not rerun every finished run.
 
 
-def simulate_time(wildcards):
-    sim = config["simulate"]
-    time = f"--end-time {sim['end_time']}" if sim.get("end_time") is not None else f"--cycles {sim['cycles']}"
-    return f"{time} --max-co {sim.get('max_co', 0.8)} --n-outer {sim.get('n_outer', 1)}"
+# Settings fixed by the config are plain values, not functions: a 1,000-case DAG holds 16,000 simulate jobs, and
+# Snakemake inspects and calls every function once per job (benchmarks/dag_scale.py).
+_SIM = config["simulate"]
+SIMULATE_OPTIONS = (
+    (f"--end-time {_SIM['end_time']}" if _SIM.get("end_time") is not None else f"--cycles {_SIM['cycles']}")
+    + f" --max-co {_SIM.get('max_co', 0.8)} --n-outer {_SIM.get('n_outer', 1)}"
+)
 
 
 def run_design(wildcards):
@@ -20,25 +23,29 @@ def run_design(wildcards):
     return RESULTS + f"/{wildcards.case}/{wildcards.level}/design"
 
 
+# Without fault injection (every real run) the design folder is a pattern, not a function.
+RUN_DESIGN = run_design if fault_runs() else DESIGN_DIR
+
+
 rule simulate:
     input:
         mesh=MESH_DIR + "/qc.json",
         case=case_yaml,
-        design=lambda w: run_design(w) + "/design.csv",
+        design=(lambda w: run_design(w) + "/design.csv") if fault_runs() else DESIGN_DIR + "/design.csv",
     output:
         qc=RUN_DIR + "/qc.json",
     params:
         mesh=MESH_DIR,
         run=RUN_DIR,
-        design=run_design,
-        time=simulate_time,
+        design=RUN_DESIGN,
+        time=SIMULATE_OPTIONS,
     log:
         LOGS + "/simulate_uq_{sample}.log",
     benchmark:
         BENCH + "/simulate_uq_{sample}.tsv"
     threads: NP
     resources:
-        mem_mb=lambda w, threads: 1000 + config["simulate"]["mem_mb_per_rank"] * threads,
+        mem_mb=1000 + config["simulate"].get("mem_mb_per_rank", 1500) * NP,
         runtime=config["simulate"]["runtime"],
         # MPI: the CLI starts mpirun itself with --np ranks; SLURM allocates one task per rank
         tasks=NP,
