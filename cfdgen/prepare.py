@@ -40,6 +40,9 @@ class PrepareConfig:
     # enough that its chords deviate from the lumen by < 0.3 % of the radius (sagitta h²/8R); gmsh re-parametrises
     # it for every level, so finer input only costs time (vmtk's remeshing takes ~5 s per 10k triangles).
     remesh_edge: float = 0.15
+    # Inference (surrogate inputs) samples the surface by area and needs no even triangles: skipping vmtk's
+    # remeshing saves most of the preparation time there. Meshing always remeshes.
+    remesh: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,7 +111,8 @@ def prepare_geometry(surface_path: str | Path, case: Case | None = None, cfg: Pr
         morph, mask = None, np.zeros(vessel.surface.n_points, np.uint8)
         notes.append(f"no sac: {exc}")
     extended = add_flow_extensions(vessel.surface, vessel.openings, cfg.extension_radii, vessel.centerlines)
-    extended = _remeshed(extended, cfg.remesh_edge * min(o.radius for o in vessel.openings))
+    if cfg.remesh:
+        extended = _remeshed(extended, cfg.remesh_edge * min(o.radius for o in vessel.openings))
     extended.point_data[registry.FIELDS["sac"].key] = _transfer_mask(vessel.surface, mask, extended)
     inlet = next(o for o in vessel.openings if o.patch == registry.INLET)
     # The extended inlet sits one extension further out along the old inlet's outward normal.

@@ -112,10 +112,10 @@ def surface_inputs(
 ) -> WallInputs:
     """Prepare a lumen surface as for meshing (openings, flow extensions, centerlines, sac mask), write its
     ``out_dir/geometry/`` and compute the surrogate's inputs with the case's measured (or default) BCs."""
-    from cfdgen.prepare import GEOMETRY, prepare_geometry, write_geometry
+    from cfdgen.prepare import GEOMETRY, PrepareConfig, prepare_geometry, write_geometry
     from cfdgen.simulate import inlet_area, outlet_diameters
 
-    prep = prep or prepare_geometry(surface, case)
+    prep = prep or prepare_geometry(surface, case, PrepareConfig(remesh=False))
     case_id = case.id if case is not None else Path(surface).stem
     write_geometry(prep, out_dir, case_id, str(surface))
     geometry_dir = Path(out_dir) / GEOMETRY

@@ -76,7 +76,7 @@ def assess(
     source: str | Path, case: Case | None, out_dir: str | Path, cfg: AssessConfig | None = None, progress=None
 ) -> dict:
     """The whole inference path for one surface; returns the assessment dict (also written as JSON)."""
-    from cfdgen.prepare import prepare_geometry
+    from cfdgen.prepare import PrepareConfig, prepare_geometry
     from cfdgen.wall_inputs import lofi_fields, read_openings_mm, surface_inputs
     from surrogate import risk, scores
     from surrogate.region_net import load_region_model
@@ -100,7 +100,7 @@ def assess(
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         say("geometry: openings, centerlines, sac, flow extensions")
-        prep = prepare_geometry(source, case)
+        prep = prepare_geometry(source, case, PrepareConfig(remesh=False))
         timings["geometry"] = time.perf_counter() - t0
         inp = surface_inputs(source, case, tmp, n_points=cfg.points, seed=cfg.seed, prep=prep)
         case = case or default_case(inp.geometry_dir / "geometry.json", case_id)
