@@ -87,6 +87,7 @@ def main() -> None:
         "openfoam_s": {"mesh": round(mesh_s, 1), "simulate": round(sim_s, 1), "post": round(post_s, 1)},
         "openfoam_total_s": round(cfd_s, 1),
         "geometry_preparation_s": round(prep_s, 1),
+        "surrogate_model": args.model,
         "surrogate_points": args.points,
         "surrogate_members": len(model.members),
         "surrogate_network_s": round(net_s, 4),

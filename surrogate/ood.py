@@ -2,8 +2,9 @@
 
 Two distances, each with a threshold taken from the training split itself: the Mahalanobis distance of the
 normalised morphology+BC vector (channel 2) and of the network's whole-cloud latent feature (shape as the network
-sees it). A case is flagged when either exceeds the largest training distance by ``margin``: the flag says
-"the model never saw anything like this", not "the prediction is wrong".
+sees it). The threshold is ``margin`` × the largest leave-one-out distance of a training case (its distance from
+the statistics of the others: in-sample distances of a few dozen cases in 40+ dimensions are too small to judge a
+new case by). The flag says "the model never saw anything like this", not "the prediction is wrong".
 """
 
 from __future__ import annotations
@@ -11,18 +12,26 @@ from __future__ import annotations
 import numpy as np
 
 MARGIN = 1.2  # × the largest training distance
-RIDGE = 1e-3  # covariance regularisation relative to its mean diagonal (few samples, many dimensions)
+RIDGE = 0.1  # covariance regularisation relative to its mean diagonal (few samples, many dimensions)
+
+
+def _moments(x: np.ndarray) -> dict:
+    mean = x.mean(axis=0)
+    cov = np.atleast_2d(np.cov(x, rowvar=False)) if len(x) > 1 else np.zeros((x.shape[1], x.shape[1]))
+    scale = max(float(np.mean(np.diag(cov))), 1e-12) if len(x) > 1 else 1.0
+    cov = cov + RIDGE * scale * np.eye(len(cov))
+    return {"mean": mean.tolist(), "inv_cov": np.linalg.inv(cov).tolist()}
 
 
 def fit_reference(vectors: np.ndarray) -> dict:
-    """Mean, regularised inverse covariance and the training distances' maximum of ``vectors`` (n, d)."""
+    """Mean, regularised inverse covariance and the largest leave-one-out distance of ``vectors`` (n, d)."""
     x = np.asarray(vectors, dtype=np.float64)
-    mean = x.mean(axis=0)
-    cov = np.atleast_2d(np.cov(x, rowvar=False)) if len(x) > 1 else np.eye(x.shape[1])
-    cov = cov + RIDGE * max(float(np.mean(np.diag(cov))), 1e-12) * np.eye(len(cov))
-    inv = np.linalg.inv(cov)
-    ref = {"mean": mean.tolist(), "inv_cov": inv.tolist(), "max_train": 0.0}
-    ref["max_train"] = float(np.max(mahalanobis(ref, x)))
+    ref = {**_moments(x), "max_train": 0.0}
+    if len(x) > 2:
+        loo = [mahalanobis(_moments(np.delete(x, i, axis=0)), x[i])[0] for i in range(len(x))]
+    else:
+        loo = mahalanobis(ref, x)
+    ref["max_train"] = float(np.max(loo))
     return ref
 
 

@@ -59,11 +59,25 @@ def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> di
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m surrogate.pack", description=__doc__.split("\n\n")[0])
-    p.add_argument("manifest", help="the workflow's dataset manifest.json")
+    p.add_argument(
+        "manifest",
+        help="the workflow's dataset manifest.json, or a glob of run records "
+        "(results/draft/*/draft/samples/uq_*.json) to pack a workflow that is still running",
+    )
     p.add_argument("-o", "--out", required=True, help="packed dataset folder (created or extended)")
     p.add_argument("--description", default="", help="one line stored in the manifest (what the data is)")
     args = p.parse_args(argv)
-    m = pack(args.manifest, args.out, args.description)
+    manifest = args.manifest
+    if not manifest.endswith("manifest.json"):
+        import glob
+        import tempfile
+
+        from cfdgen.dataset import read_records, write_manifest
+
+        tmp = tempfile.mkdtemp(prefix="pack-")
+        write_manifest(read_records(sorted(glob.glob(manifest))), tmp)
+        manifest = f"{tmp}/manifest.json"
+    m = pack(manifest, args.out, args.description)
     size = sum(f.stat().st_size for f in Path(args.out).rglob("*.h5")) / 2**20
     print(f"{m['n_samples']} samples of {m['n_geometries']} geometries ({size:.1f} MiB) -> {args.out}")
     return 0
