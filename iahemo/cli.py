@@ -288,9 +288,9 @@ def _cmd_report(args) -> int:
 def _cmd_train_risk(args) -> int:
     from surrogate.risk import train_risk_command
 
-    report = train_risk_command(args.labels, args.out)
-    cv = report.get("cv", report)
-    print(f"risk model: {json.dumps({k: cv[k] for k in cv if k in ('auc', 'brier')}, default=str)} -> {args.out}")
+    r = train_risk_command(args.labels, args.out)
+    lo, hi = r.get("auc_ci95") or (float("nan"), float("nan"))
+    print(f"cross-validated AUC {r['auc']:.3f} (95 % CI {lo:.3f}-{hi:.3f}), Brier {r['brier']:.3f} -> {args.out}")
     return 0
 
 

@@ -525,7 +525,9 @@ def reliability_plot(report: dict[str, Any], path: str | Path) -> Path:
         ob = np.array([b["observed"] for b in bins])
         lo = np.array([b["observed_ci95"][0] for b in bins])
         hi = np.array([b["observed_ci95"][1] for b in bins])
-        ax.errorbar(mp, ob, yerr=[ob - lo, hi - ob], fmt="o-", color="C3", capsize=3, label="out-of-fold (95 % CI)")
+        # Wilson bounds can miss 0 or 1 by rounding (k = 0 or k = n): clip, matplotlib refuses negative bars
+        yerr = [np.maximum(ob - lo, 0.0), np.maximum(hi - ob, 0.0)]
+        ax.errorbar(mp, ob, yerr=yerr, fmt="o-", color="C3", capsize=3, label="out-of-fold (95 % CI)")
         for b, xv, yv in zip(bins, mp, ob, strict=True):
             ax.annotate(f"n={b['count']}", (xv, yv), textcoords="offset points", xytext=(5, -12), fontsize=7)
     ax.set_xlim(0, 1)
