@@ -46,7 +46,9 @@ class MorphTrainConfig:
 
 def surface_cloud(surface: str | Path | pv.PolyData, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     mesh = surface if isinstance(surface, pv.PolyData) else pv.read(surface)
-    mesh = mesh.extract_surface().triangulate()
+    if not isinstance(mesh, pv.PolyData):
+        mesh = mesh.extract_surface()
+    mesh = mesh.triangulate()
     c = sample_wall(mesh, n, seed)
     return c.points, c.normals
 
