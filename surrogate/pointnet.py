@@ -162,14 +162,14 @@ def ball_query(xyz: Tensor, centres: Tensor, radius: float, k: int) -> Tensor:
     return idx
 
 
-def three_nn_interpolate(xyz_to: Tensor, xyz_from: Tensor, feats_from: Tensor) -> Tensor:
+def three_nn_interpolate(xyz_to: Tensor, xyz_from: Tensor, feats_from: Tensor, idx: Tensor | None = None) -> Tensor:
     """Features (B,N,C) at ``xyz_to`` (B,N,3): inverse-distance weights of the 3 nearest of ``xyz_from`` (B,M,3).
 
     Uses fewer neighbours when M < 3. Differentiable in the features and the coordinates (the neighbour choice is
-    not).
+    not). ``idx`` (B,N,≤3) gives the neighbours when already known (a :class:`Plan`).
     """
-    m = xyz_from.shape[1]
-    _, idx = _knn(xyz_to, xyz_from, min(3, m))
+    if idx is None:
+        idx = _knn(xyz_to, xyz_from, min(3, xyz_from.shape[1]))[1]
     # Distances recomputed on the chosen few only, so autograd keeps (B,N,3) and not the whole search block.
     sq = ((_gather(xyz_from, idx) - xyz_to.unsqueeze(2)) ** 2).sum(-1)
     w = 1.0 / torch.sqrt(sq.clamp_min(_EPS**2))
@@ -195,9 +195,15 @@ class _SetAbstraction(nn.Module):
         self.centroids, self.radius, self.neighbours = centroids, radius, neighbours
         self.mlp = _mlp(3 + c_in, widths)
 
-    def forward(self, xyz: Tensor, feats: Tensor) -> tuple[Tensor, Tensor]:
-        centres = _gather(xyz, farthest_point_sample(xyz, min(self.centroids, xyz.shape[1])))
-        nb = ball_query(xyz, centres, self.radius, self.neighbours)
+    @torch.no_grad()
+    def plan(self, xyz: Tensor) -> tuple[Tensor, Tensor]:
+        """Centroid indices (B,M) and neighbour indices (B,M,k): geometry only, shared by any weights."""
+        centre_idx = farthest_point_sample(xyz, min(self.centroids, xyz.shape[1]))
+        return centre_idx, ball_query(xyz, _gather(xyz, centre_idx), self.radius, self.neighbours)
+
+    def forward(self, xyz: Tensor, feats: Tensor, plan: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+        centre_idx, nb = plan if plan is not None else self.plan(xyz)
+        centres = _gather(xyz, centre_idx)
         grouped = torch.cat([_gather(xyz, nb) - centres.unsqueeze(2), _gather(feats, nb)], dim=-1)
         return centres, self.mlp(grouped).amax(dim=2)
 
@@ -207,8 +213,20 @@ class _FeaturePropagation(nn.Module):
         super().__init__()
         self.mlp = _mlp(c_coarse + c_skip, (width, width))
 
-    def forward(self, xyz_fine: Tensor, xyz_coarse: Tensor, f_coarse: Tensor, skip: Tensor) -> Tensor:
-        return self.mlp(torch.cat([three_nn_interpolate(xyz_fine, xyz_coarse, f_coarse), skip], dim=-1))
+    def forward(
+        self, xyz_fine: Tensor, xyz_coarse: Tensor, f_coarse: Tensor, skip: Tensor, idx: Tensor | None = None
+    ) -> Tensor:
+        return self.mlp(torch.cat([three_nn_interpolate(xyz_fine, xyz_coarse, f_coarse, idx), skip], dim=-1))
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """The geometric part of a forward pass (sampling, grouping, interpolation neighbours) of one cloud: it
+    depends only on the coordinates and the level settings, so ensemble members with one config share it — the
+    neighbour searches are most of the CPU time of inference."""
+
+    sa: tuple[tuple[Tensor, Tensor], ...]  # per level: centroid indices, group indices
+    interp: tuple[Tensor, ...]  # per decoder step j: 3 nearest of level j+1 for every point of level j
 
 
 class PointNetPP(nn.Module):
@@ -238,25 +256,42 @@ class PointNetPP(nn.Module):
             nn.Linear(cfg.decoder_width, cfg.out),
         )
 
-    def _encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor) -> tuple[list, Tensor]:
+    @torch.no_grad()
+    def plan(self, xyz: Tensor) -> Plan:
+        """The geometry of a forward pass on ``xyz``, reusable by any network with the same level settings."""
+        sa, levels = [], [xyz]
+        for layer in self.sa:
+            centre_idx, nb = layer.plan(levels[-1])
+            sa.append((centre_idx, nb))
+            levels.append(_gather(levels[-1], centre_idx))
+        interp = tuple(_knn(levels[j], levels[j + 1], min(3, levels[j + 1].shape[1]))[1] for j in range(len(self.sa)))
+        return Plan(tuple(sa), interp)
+
+    def _encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor, plan: Plan | None) -> tuple[list, Tensor]:
         n = xyz.shape[1]
         feats = torch.cat([xyz, point_feats, global_feats.unsqueeze(1).expand(-1, n, -1)], dim=-1)
         levels = [(xyz, feats)]
-        for sa in self.sa:
-            levels.append(sa(*levels[-1]))
+        for i, sa in enumerate(self.sa):
+            levels.append(sa(*levels[-1], plan=None if plan is None else plan.sa[i]))
         xyz_l, f_l = levels[-1]
         return levels, self.global_mlp(torch.cat([xyz_l, f_l], dim=-1)).amax(dim=1)
 
-    def encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor) -> Tensor:
+    def encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor, plan: Plan | None = None) -> Tensor:
         """The whole-cloud feature (B, global_width) alone: the encoder without the decoder (shape regression)."""
-        return self._encode(xyz, point_feats, global_feats)[1]
+        return self._encode(xyz, point_feats, global_feats, plan)[1]
 
     def forward(
-        self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor, return_latent: bool = False
+        self,
+        xyz: Tensor,
+        point_feats: Tensor,
+        global_feats: Tensor,
+        return_latent: bool = False,
+        plan: Plan | None = None,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``xyz`` (B,N,3) normalised, ``point_feats`` (B,N,in_point), ``global_feats`` (B,in_global) → (B,N,out).
 
-        With ``return_latent`` also the whole-cloud feature (B, global_width).
+        With ``return_latent`` also the whole-cloud feature (B, global_width). ``plan`` (from :meth:`plan` on the
+        same ``xyz``) skips the neighbour searches.
         """
         b, n, _ = xyz.shape
         cfg = self.cfg
@@ -265,12 +300,12 @@ class PointNetPP(nn.Module):
                 f"PointNetPP: xyz {tuple(xyz.shape)}, point_feats {tuple(point_feats.shape)}, global_feats "
                 f"{tuple(global_feats.shape)}; expected (B,N,3), (B,N,{cfg.in_point}), (B,{cfg.in_global})"
             )
-        levels, latent = self._encode(xyz, point_feats, global_feats)
+        levels, latent = self._encode(xyz, point_feats, global_feats, plan)
         f = levels[-1][1]
         for j in reversed(range(len(self.fp))):
             xyz_j, skip = levels[j]
             if j == 0:
                 skip = torch.cat([skip, latent.unsqueeze(1).expand(-1, n, -1)], dim=-1)
-            f = self.fp[j](xyz_j, levels[j + 1][0], f, skip)
+            f = self.fp[j](xyz_j, levels[j + 1][0], f, skip, None if plan is None else plan.interp[j])
         out = self.head(f)
         return (out, latent) if return_latent else out

@@ -53,8 +53,9 @@ def predict_arrays(
     g = torch.as_tensor(norm.globals_(globals_, global_names), dtype=torch.float32)[None]
     started = time.perf_counter()
     outs, z0 = [], None
+    plan = model.members[0].plan(x)  # the members share one config: the neighbour searches are done once
     for i, net in enumerate(model.members):
-        y, z = net(x, f, g, return_latent=True)
+        y, z = net(x, f, g, return_latent=True, plan=plan)
         outs.append(norm.decode_targets(y[0].numpy()))
         if i == 0:
             z0 = z[0].numpy()

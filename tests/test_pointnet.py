@@ -234,3 +234,17 @@ def test_default_size_and_config_round_trip():
         PointNetConfig.from_dict({**cfg.to_dict(), "radius": [0.1]})
     with pytest.raises(ConfigError):
         PointNetConfig(in_point=6, in_global=30, out=7, radii=(0.1,))
+
+
+def test_plan_reuse_gives_identical_outputs():
+    """A plan computed once (the ensemble's shared geometry) changes nothing in the outputs of other weights."""
+    torch.manual_seed(3)
+    cfg = PointNetConfig(in_point=2, in_global=1, out=2, centroids=(64, 16), neighbours=(8, 8))
+    nets = [PointNetPP(cfg).eval(), PointNetPP(cfg).eval()]
+    xyz, feats, glob = torch.rand(1, 300, 3), torch.rand(1, 300, 2), torch.rand(1, 1)
+    plan = nets[0].plan(xyz)
+    with torch.no_grad():
+        for net in nets:
+            a, la = net(xyz, feats, glob, return_latent=True)
+            b, lb = net(xyz, feats, glob, return_latent=True, plan=plan)
+            assert torch.equal(a, b) and torch.equal(la, lb)
