@@ -105,7 +105,7 @@ def test_surface_with_a_hole_is_refused(tmp_path):
 
 
 def test_levels_and_bad_level():
-    assert list(MESH_LEVELS) == ["tiny", "coarse", "medium", "fine"]
+    assert list(MESH_LEVELS) == ["draft", "tiny", "coarse", "medium", "fine"]  # coarsest first
     factors = [lvl.size_factor for lvl in MESH_LEVELS.values()]
     assert factors == sorted(factors, reverse=True)
     with pytest.raises(ConfigError, match="unknown mesh level"):
