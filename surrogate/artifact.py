@@ -50,6 +50,31 @@ class SurrogateModel:
         return self
 
 
+def write_payload(payload: dict, path: str | Path) -> Path:
+    """torch.save of a plain dict, written atomically (a killed job leaves no model that looks finished)."""
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(buf.getvalue())
+    return path
+
+
+def read_payload(path: str | Path, kind: str, what: str) -> dict:
+    """The dict of a model file of ``kind``; one readable line for a missing, truncated or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise IahemoError(f"no {what} at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: one line, not a pickle traceback
+        raise IahemoError(f"{path}: not a readable iahemo {what} ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("kind") != kind:
+        raise IahemoError(f"{path}: not an iahemo {what}")
+    return payload
+
+
 def save_model(model: SurrogateModel, path: str | Path) -> Path:
     payload = {
         "kind": KIND,
@@ -65,25 +90,11 @@ def save_model(model: SurrogateModel, path: str | Path) -> Path:
         "training": model.training,
         "card": model.card,
     }
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(buf.getvalue())
-    return path
+    return write_payload(payload, path)
 
 
 def load_model(path: str | Path) -> SurrogateModel:
-    path = Path(path)
-    if not path.is_file():
-        raise IahemoError(f"no surrogate model at {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: one line, not a pickle traceback
-        raise IahemoError(f"{path}: not a readable iahemo model ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        raise IahemoError(f"{path}: not an iahemo hemodynamics surrogate")
+    payload = read_payload(path, KIND, "hemodynamics surrogate")
     if payload.get("format_version") != FORMAT_VERSION:
         raise IahemoError(f"{path}: model format {payload.get('format_version')} (this code reads {FORMAT_VERSION})")
     if payload.get("registry_version") != registry.REGISTRY_VERSION:

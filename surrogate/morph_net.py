@@ -13,7 +13,6 @@ Output: the registry morphology parameters, positive ones in log space, standard
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from dataclasses import dataclass
@@ -24,9 +23,9 @@ import pyvista as pv
 import torch
 
 from cfdgen import registry
-from cfdgen.atomic import atomic_path
 from cfdgen.errors import IahemoError
 from cfdgen.pointcloud import sample_wall
+from surrogate.artifact import read_payload, write_payload
 from surrogate.pointnet import PointNetConfig, PointNetPP
 
 KIND = "iahemo.morphology_model"
@@ -158,20 +157,11 @@ def save_morph_model(model: MorphModel, path: str | Path) -> Path:
         "metrics": json.loads(json.dumps(model.metrics, default=float)),
         "state": {k: v.detach().clone() for k, v in model.net.state_dict().items()},
     }
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(buf.getvalue())
-    return Path(path)
+    return write_payload(payload, path)
 
 
 def load_morph_model(path: str | Path) -> MorphModel:
-    try:
-        d = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise IahemoError(f"{path}: not a readable iahemo morphology model ({type(exc).__name__})") from None
-    if not isinstance(d, dict) or d.get("kind") != KIND:
-        raise IahemoError(f"{path}: not an iahemo morphology model")
+    d = read_payload(path, KIND, "morphology model")
     if d.get("registry_version") != registry.REGISTRY_VERSION:
         raise IahemoError(f"{path}: trained with field registry {d.get('registry_version')}; retrain the model")
     net = MorphNet(PointNetConfig.from_dict(d["encoder"]), len(d["keys"]))

@@ -10,7 +10,6 @@ to the surrogate's fields.
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from cfdgen.atomic import atomic_path
 from cfdgen.errors import IahemoError
-from surrogate.artifact import SurrogateModel
+from surrogate.artifact import SurrogateModel, read_payload, write_payload
 from surrogate.data import Cloud
 from surrogate.metrics import parent_mask
 from surrogate.pointnet import PointNetConfig, PointNetPP
@@ -162,20 +160,11 @@ def save_region_model(rm: RegionModel, path: str | Path) -> Path:
         "regions": rm.cfg.to_dict(),
         "metrics": rm.metrics,
     }
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_bytes(buf.getvalue())
-    return Path(path)
+    return write_payload(payload, path)
 
 
 def load_region_model(path: str | Path) -> RegionModel:
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise IahemoError(f"{path}: not a readable iahemo region model ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("kind") != KIND:
-        raise IahemoError(f"{path}: not an iahemo region model")
+    payload = read_payload(path, KIND, "region model")
     net = PointNetPP(PointNetConfig.from_dict(payload["config"]))
     net.load_state_dict(payload["state"])
     return RegionModel(

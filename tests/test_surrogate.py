@@ -154,7 +154,7 @@ def test_artifact_round_trip_and_refusals(pipes, tmp_path):
     np.testing.assert_allclose(a.mean["tawss"], b.mean["tawss"], rtol=1e-6)
     assert again.training["manifest_sha256"] == model.training["manifest_sha256"]
     (tmp_path / "bad.pt").write_bytes(b"not a model")
-    with pytest.raises(IahemoError, match="not a readable iahemo model"):
+    with pytest.raises(IahemoError, match="not a readable iahemo hemodynamics surrogate"):
         load_model(tmp_path / "bad.pt")
     payload = torch.load(path, weights_only=True)
     payload["registry_version"] = "0"
