@@ -130,3 +130,13 @@ def cap(surface: pv.PolyData, openings: list[OpeningLoop]) -> pv.PolyData:
     out = pv.PolyData(np.vstack(new_points), faces)
     out.cell_data[registry.REGION_ID] = np.concatenate(regions)
     return out
+
+
+def label_openings(surface: pv.PolyData, openings: list[OpeningLoop]) -> None:
+    """Point array ``opening_id`` (k on the rim of ``openings[k]``, -1 elsewhere) and field data ``opening_patch``
+    (the patch names in that order): how surfaces carry their named openings to later stages."""
+    ids = np.full(surface.n_points, -1, np.int8)
+    for k, op in enumerate(openings):
+        ids[op.point_ids] = k
+    surface.point_data[registry.OPENING_ID] = ids
+    surface.field_data[registry.OPENING_PATCH] = [op.patch for op in openings]

@@ -294,6 +294,51 @@ def _cmd_train_risk(args) -> int:
     return 0
 
 
+def _cmd_segment(args) -> int:
+    from surrogate.segment import segment_command
+
+    s = segment_command(args.image, args.out, args.model, progress=None if args.quiet else print)
+    v = s["volume_mm3"]
+    print(
+        f"{s['modality'].upper()} {tuple(s['shape'])}: vessel {v['vessel']:.0f} mm3, aneurysm {v['aneurysm']:.0f} mm3 "
+        f"in {s['seconds']['segment']:.1f} s -> {Path(args.out) / 'labels.nii.gz'}"
+    )
+    return 0
+
+
+def _cmd_reconstruct(args) -> int:
+    from cfdgen.reconstruct import reconstruct_command
+
+    s = reconstruct_command(args.labels, args.out)
+    for note in s["notes"]:
+        print(f"note: {note}")
+    sac = f", sac on {s['sac_points']} points" if s["sac_points"] else ""
+    print(
+        f"{s['triangles']} triangles, {len(s['openings'])} openings ({', '.join(o['patch'] for o in s['openings'])})"
+        f"{sac} -> {Path(args.out) / 'surface.vtp'}"
+    )
+    return 0
+
+
+def _cmd_train_seg(args) -> int:
+    import yaml
+
+    from surrogate.seg_train import TrainSegConfig, train_segmentation
+
+    options = yaml.safe_load(Path(args.config).read_text()) or {} if args.config else {}
+    for key in ("steps", "min_dice", "seed", "init"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    r = train_segmentation(args.data, args.out, TrainSegConfig.from_dict(options), progress=not args.quiet)
+    m = r["test"]["mean"]
+    print(
+        f"held-out cases {', '.join(r['split']['test'])}: Dice vessel {m['vessel']['dice']:.3f}, lumen "
+        f"{m['lumen']['dice']:.3f}" + (f", aneurysm {m['aneurysm']['dice']:.3f}" if "aneurysm" in m else "")
+        + f"; gate passed -> {r['model']}"
+    )
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from iahemo.demo import run_demo
 
@@ -409,8 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="output folder (prediction.vtp/.json/.png)")
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("assess", help="surface -> morphology -> surrogate -> risk grade -> report (no CFD)")
-    p.add_argument("source", help="lumen surface (STL, VTP, VTK, OBJ, PLY)")
+    p = sub.add_parser("assess", help="image or surface -> morphology -> surrogate -> risk grade -> report (no CFD)")
+    p.add_argument("source", help="lumen surface (STL, VTP, VTK, OBJ, PLY) or image (NIfTI, MHA/NRRD, DICOM folder)")
     p.add_argument("--case", default=None, help="case.yaml with measurements and clinical fields")
     p.add_argument("--model", default=None, help="hemodynamics surrogate (default: the shipped model)")
     p.add_argument("--bc-samples", type=int, default=8, help="BC uncertainty samples (default 8)")
@@ -426,6 +471,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", required=True, help="CSV: case_id, ruptured, and the feature columns")
     p.add_argument("-o", "--out", required=True, help="folder for risk_model.json, risk_cv.json, reliability.png")
     p.set_defaults(func=_cmd_train_risk)
+
+    p = sub.add_parser("segment", help="vessel/aneurysm labels of a CTA/MRA (NIfTI, MHA/NRRD, DICOM folder)")
+    p.add_argument("image", help="image file or DICOM series folder")
+    p.add_argument("--model", default=None, help="segmentation model (default: the shipped model)")
+    p.add_argument("-o", "--out", required=True, help="folder for labels.nii.gz, probabilities.nii.gz, segment.json")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_segment)
+
+    p = sub.add_parser("reconstruct", help="lumen surface (VTP, mm, openings named, sac) from a label map")
+    p.add_argument("labels", help="labels.nii.gz of 'iahemo segment' (its probabilities.nii.gz is used when beside)")
+    p.add_argument("-o", "--out", required=True, help="folder for surface.vtp and reconstruct.json")
+    p.set_defaults(func=_cmd_reconstruct)
+
+    p = sub.add_parser("train-seg", help="train the segmentation U-Net (case split, accuracy gate, model card)")
+    p.add_argument("data", nargs="+", help="synthetic cohort folder(s) or imagesTr/labelsTr folder(s)")
+    p.add_argument("--config", default=None, help="YAML of options (surrogate.seg_train.TrainSegConfig)")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--min-dice", type=float, default=None, help="the gate: test Dice below this fails training")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--init", default=None, help="fine-tune from this segmentation model")
+    p.add_argument("-o", "--out", required=True, help="folder for segmentation.pt, evaluation.json, card, curves")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train_seg)
 
     p = sub.add_parser("registry", help="list the field, morphology and patch names with units")
     p.set_defaults(func=_cmd_registry)

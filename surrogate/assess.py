@@ -20,7 +20,7 @@ import pyvista as pv
 from cfdgen import __version__, registry
 from cfdgen.atomic import atomic_dir, write_json
 from cfdgen.case import Case, default_case, load_case
-from cfdgen.errors import IahemoError
+from cfdgen.imaging import IMAGE_SUFFIXES
 from cfdgen.pointcloud import dataset_name
 from surrogate.artifact import SurrogateModel, file_sha256, load_model
 from surrogate.data import LOFI
@@ -30,7 +30,6 @@ from surrogate.predict import DEFAULT_MODEL, _on_surface, ood_verdict, predict_a
 MODELS = Path(__file__).resolve().parent / "models"
 DEFAULT_REGION_MODEL = MODELS / "regions.pt"
 DEFAULT_RISK_MODEL = MODELS / "risk_model.json"
-IMAGE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd", ".dcm")
 DISCLAIMER = (
     "Research use only. Not a medical device and not clinically validated: the hemodynamics come from a learned "
     "surrogate trained on synthetic geometries, and the grade from a demonstration model fitted on synthetic labels "
@@ -47,6 +46,7 @@ class AssessConfig:
     model: str | None = None  # hemodynamics surrogate (default: shipped)
     region_model: str | None = None
     risk_model: str | None = None
+    seg_model: str | None = None  # image input: the segmentation model (default: shipped)
 
 
 def _interval(values: list[float], unit: str) -> dict:
@@ -72,6 +72,18 @@ def _bc_designs(case: Case, geometry_root: Path, base, n: int, seed: int) -> lis
     ]
 
 
+def _surface_from_image(image: Path, folder: Path, cfg: AssessConfig, say) -> tuple[Path, dict]:
+    """segment -> reconstruct into ``folder``; the reconstructed surface and what both steps reported."""
+    from cfdgen.reconstruct import reconstruct_command
+    from surrogate.segment import segment_command
+
+    say("segmentation: 3D U-Net on the image")
+    seg = segment_command(image, folder, cfg.seg_model)
+    say("reconstruction: marching cubes, smoothing, remeshing, ends cut square")
+    rec = reconstruct_command(folder / "labels.nii.gz", folder)
+    return folder / "surface.vtp", {"segment": seg, "reconstruct": rec}
+
+
 def assess(
     source: str | Path, case: Case | None, out_dir: str | Path, cfg: AssessConfig | None = None, progress=None
 ) -> dict:
@@ -86,11 +98,7 @@ def assess(
     cfg = cfg or AssessConfig()
     say = progress or (lambda msg: None)
     source = Path(source)
-    if source.name.lower().endswith(IMAGE_SUFFIXES) or source.is_dir():
-        raise IahemoError(
-            f"{source}: images need the segmentation stage, which is not in iahemo yet; give a lumen surface "
-            "(STL, VTP, VTK, OBJ, PLY)"
-        )
+    is_image = source.name.lower().endswith(IMAGE_SUFFIXES) or source.is_dir()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     model: SurrogateModel = load_model(cfg.model or DEFAULT_MODEL)
@@ -99,6 +107,14 @@ def assess(
     messages: list[str] = []
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
+        segmentation = None
+        if is_image:
+            source, segmentation = _surface_from_image(source, tmp / "segmentation", cfg, say)
+            messages.append(
+                "the lumen surface was reconstructed from the image by the segmentation model (trained on synthetic "
+                "CTA only); check segmentation/labels.nii.gz over the image before trusting anything below"
+            )
+            timings["segmentation"] = time.perf_counter() - t0
         say("geometry: openings, centerlines, sac, flow extensions")
         prep = prepare_geometry(source, case, PrepareConfig(remesh=False))
         timings["geometry"] = time.perf_counter() - t0
@@ -210,6 +226,7 @@ def assess(
                     "label_source": risk_model.label_source,
                 },
             },
+            "segmentation": segmentation,
             "figures": figures,
             "messages": messages,
             "disclaimer": DISCLAIMER,

@@ -4,6 +4,8 @@
 # A 2-core machine finishes ~12 runs an hour at the draft level; this order makes a partial dataset span all
 # geometries instead of a third of them with three runs each.
 set -euo pipefail
+# The rules call `iahemo`; make the repository's environment the one they find.
+export PATH="$PWD/.venv/bin:$PATH"
 cfg=${1:-config/dataset.yaml}
 shift || true
 eval "$(.venv/bin/python - "$cfg" <<'PY'
