@@ -17,7 +17,8 @@ lint: setup
 # The torch-training tests run in a pytest process of their own: after the in-process OpenFOAM/vmtk/gmsh tests
 # of test_cfd and test_cli_workflow, a torch training step in the same process died with SIGSEGV (not reproduced
 # when either group runs alone); two processes keep the native runtimes apart.
-LEARNING_TESTS := tests/test_pointnet.py tests/test_surrogate.py tests/test_morph_net.py tests/test_shipped_models.py
+LEARNING_TESTS := tests/test_pointnet.py tests/test_surrogate.py tests/test_morph_net.py tests/test_shipped_models.py \
+                  tests/test_seg.py
 
 test: lint
 	$(BIN)/pytest $(addprefix --ignore=,$(LEARNING_TESTS))

@@ -4,7 +4,8 @@
 #   snakemake -j 2 --profile config/profiles/local --configfile config/test.yaml
 #   snakemake -j 64 --profile config/profiles/slurm
 #
-# Chain per case and mesh level (results/<case>/<level>/...):
+# Chain per case and mesh level (results/<case>/<level>/...; image-only cases are first segmented and
+# reconstructed into results/<case>/segmentation/surface.vtp):
 #   mesh (prepare + gmsh) → uq_design (checkpoint: design.csv decides the runs) → simulate (one job per design
 #   point) → sample (wall indices + point cloud + records of each run) → case_records → dataset manifest (all
 #   cases) → train_surrogate (ensemble, ablation, held-out evaluation); sample → uq_analyse (per case).
@@ -21,10 +22,12 @@ validate(config, "workflow/schemas/config.schema.yaml")
 RESULTS = config.get("results_dir", "results")
 # The synthetic cohort goes under the results folder unless placed explicitly, so results_dir moves everything.
 SYNTH_DIR = config["synth"].get("out") or f"{RESULTS}/synthetic"
+SEG_MODEL = (config.get("segmentation") or {}).get("model")
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synth.smk"
+include: "workflow/rules/segment.smk"
 include: "workflow/rules/mesh.smk"
 include: "workflow/rules/uq_design.smk"
 include: "workflow/rules/simulate.smk"

@@ -23,7 +23,8 @@ SAC = registry.FIELDS["sac"].key
 def _paint(ax, surface: pv.PolyData, basis: np.ndarray, origin: np.ndarray) -> None:
     """Flat-shaded orthographic painting of a surface (sac in red) in the plane of ``basis`` rows 0 and 1."""
     p, t = np.asarray(surface.points), triangles(surface)
-    sac = np.asarray(surface.point_data[SAC])[t].mean(axis=1) > 0.5
+    sac_points = np.asarray(surface.point_data[SAC]) if SAC in surface.point_data else np.zeros(len(p))
+    sac = sac_points[t].mean(axis=1) > 0.5
     view = (p - origin) @ basis.T
     order = np.argsort(view[t, 2].mean(axis=1))
     n = np.cross(view[t[:, 1]] - view[t[:, 0]], view[t[:, 2]] - view[t[:, 0]])
@@ -115,5 +116,31 @@ def cohort_figure(rows: list[dict], cases_dir: Path, path: Path, max_cases: int 
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def segmentation_figure(image, labels: np.ndarray, path: Path, surface: pv.PolyData | None = None, title: str = ""):
+    """Maximum-intensity projections of ``image`` (a ``cfdgen.imaging.Image``) along its three voxel axes with the
+    vessel (cyan) and aneurysm (red) outlines, and the reconstructed surface when given (sac in red)."""
+    a = image.array
+    vmin, vmax = np.percentile(a, [1.0, 99.8])
+    n = 3 + (surface is not None)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), dpi=110)
+    for ax, axis, name in zip(axes, (2, 1, 0), ("k", "j", "i")):
+        mip = a.max(axis=axis).T
+        ax.imshow(mip, cmap="gray", origin="lower", vmin=vmin, vmax=vmax, aspect="auto")
+        for value, colour in ((1, "tab:cyan"), (2, "tab:red")):
+            mask = (labels == value).any(axis=axis).T
+            if mask.any():
+                ax.contour(mask, levels=[0.5], colors=colour, linewidths=0.6)
+        ax.set_title(f"MIP along {name}", fontsize=8)
+        ax.axis("off")
+    if surface is not None:
+        _surface_panel(axes[-1], surface, "reconstructed surface")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
     return Path(path)

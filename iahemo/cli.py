@@ -297,7 +297,12 @@ def _cmd_train_risk(args) -> int:
 def _cmd_segment(args) -> int:
     from surrogate.segment import segment_command
 
-    s = segment_command(args.image, args.out, args.model, progress=None if args.quiet else print)
+    seeds = [[float(v) for v in seed.split(",")] for seed in args.seed] if args.seed else None
+    if seeds and any(len(p) != 3 for p in seeds):
+        raise ConfigError("--seed takes x,y,z in mm (world coordinates of the image)")
+    s = segment_command(
+        args.image, args.out, args.model, progress=None if args.quiet else print, method=args.method, seeds_mm=seeds
+    )
     v = s["volume_mm3"]
     print(
         f"{s['modality'].upper()} {tuple(s['shape'])}: vessel {v['vessel']:.0f} mm3, aneurysm {v['aneurysm']:.0f} mm3 "
@@ -475,6 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("segment", help="vessel/aneurysm labels of a CTA/MRA (NIfTI, MHA/NRRD, DICOM folder)")
     p.add_argument("image", help="image file or DICOM series folder")
     p.add_argument("--model", default=None, help="segmentation model (default: the shipped model)")
+    p.add_argument("--method", default="unet", choices=["unet", "threshold"],
+                   help="threshold: half-maximum region growing from --seed points or the network's confident voxels")
+    p.add_argument("--seed", action="append", default=None, metavar="X,Y,Z",
+                   help="a point inside the vessel (mm, world RAS); repeatable; for --method threshold")
     p.add_argument("-o", "--out", required=True, help="folder for labels.nii.gz, probabilities.nii.gz, segment.json")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_segment)

@@ -106,19 +106,40 @@ class Prepared:
     native_shape: tuple[int, int, int]
     scale: np.ndarray  # working index -> native index factor per axis
     modality: str
+    crop: tuple[slice, slice, slice]  # the native sub-volume the working grid covers
+
+
+def foreground_crop(norm: np.ndarray, margin: int = 4) -> tuple[slice, slice, slice]:
+    """Bounding box (+ margin voxels) of the voxels above the bottom of the intensity window: a CT's air and
+    table, an MR's empty corners carry no vessel and cost inference time."""
+    inside = np.argwhere(norm > 0)
+    if len(inside) == 0:
+        return tuple(slice(0, n) for n in norm.shape)
+    lo, hi = inside.min(0), inside.max(0)
+    return tuple(slice(max(0, int(a) - margin), min(n, int(b) + margin + 1)) for a, b, n in zip(lo, hi, norm.shape))
 
 
 def prepare(image: Image, cfg: Preprocess) -> Prepared:
     norm, modality = normalise(image.array, cfg)
+    crop = foreground_crop(norm)
+    norm = norm[crop]
     spacing = image.spacing
-    shape = working_shape(image.shape, spacing, cfg.working_spacing)
+    shape = working_shape(norm.shape, spacing, cfg.working_spacing)
     scale = cfg.working_spacing / spacing
-    return Prepared(resample_linear(norm, shape, scale), image.shape, scale, modality)
+    return Prepared(resample_linear(norm, shape, scale), image.shape, scale, modality, crop)
 
 
 def to_native(prob: np.ndarray, prep: Prepared) -> np.ndarray:
-    """(C, X, Y, Z) working-grid probabilities -> (C, *native_shape): native index i samples working i / scale."""
-    return resample_linear(prob, prep.native_shape, 1.0 / prep.scale, first_axis=1)
+    """(C, X, Y, Z) working-grid probabilities -> (C, *native_shape): native index i samples working i / scale;
+    outside the crop everything is background (class 0)."""
+    shape = tuple(s.stop - s.start for s in prep.crop)
+    inner = resample_linear(prob, shape, 1.0 / prep.scale, first_axis=1)
+    if shape == tuple(prep.native_shape):
+        return inner
+    out = np.zeros((prob.shape[0], *prep.native_shape), np.float32)
+    out[0] = 1.0
+    out[(slice(None), *prep.crop)] = inner
+    return out
 
 
 # ---------------------------------------------------------------- training pairs
@@ -179,7 +200,7 @@ def load_volume(pair: Pair, cfg: Preprocess) -> Volume:
     if not native.any():
         raise IahemoError(f"{pair.labels}: an empty label map (no vessel voxel)")
     prep = prepare(image, cfg)
-    labels = resample_nearest(native.astype(np.uint8), prep.array.shape, prep.scale)
+    labels = resample_nearest(native[prep.crop].astype(np.uint8), prep.array.shape, prep.scale)
     return Volume(pair.name, prep.array, labels, native.astype(np.uint8), prep, image.spacing)
 
 

@@ -150,7 +150,7 @@ def postprocess(labels: np.ndarray, keep_largest: bool = True) -> np.ndarray:
 class Segmentation:
     labels: np.ndarray  # native grid, uint8 0/1/2
     probabilities: np.ndarray  # native grid, (3, X, Y, Z) float32
-    prepared: Prepared
+    prepared: Prepared | None  # None for the threshold fallback, which works on the image's own grid
 
 
 def segment_array(model: SegModel, image, keep_largest: bool = True, progress=None) -> Segmentation:

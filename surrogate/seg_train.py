@@ -174,7 +174,7 @@ def train_segmentation(
         loss.backward()
         opt.step()
         sched.step()
-        running.append(float(loss))
+        running.append(loss.item())
         if step % cfg.val_every == 0 or step == cfg.steps:
             row = {"step": step, "loss": float(np.mean(running)), "seconds": time.perf_counter() - t0}
             running = []

@@ -30,12 +30,13 @@ DESIGN_DIR = CASE_DIR + "/design"
 RUN_DIR = CASE_DIR + "/uq_{sample}"
 SAMPLE_DIR = CASE_DIR + "/samples/uq_{sample}"
 LOGS = RESULTS + "/logs/{case}/{level}"
+SEGMENTATION_DIR = RESULTS + "/{case}/segmentation"  # image-only cases: labels, probabilities, surface
 BENCH = RESULTS + "/benchmarks/{case}/{level}"
 
 
 def _case_entry(cid, case_yaml):
-    """{"yaml", "surface"} of one case; None (with a warning) for a case without a surface, which needs the
-    segmentation stage (not in the workflow yet)."""
+    """{"yaml", "surface"[, "image"]} of one case. An image-only case gets the surface the `segment` rule
+    reconstructs from its image (workflow/rules/segment.smk); a case with neither is refused by the case schema."""
     case_yaml = Path(case_yaml)
     if case_yaml.is_dir():
         case_yaml = case_yaml / "case.yaml"
@@ -43,11 +44,17 @@ def _case_entry(cid, case_yaml):
         raise WorkflowError(f"case {cid}: no case file {case_yaml}")
     with case_yaml.open() as fh:
         doc = yaml.load(fh, Loader=_YAML_LOADER) or {}
-    surface = (doc.get("input") or {}).get("surface")
-    if not surface:
-        logger.warning(f"case {cid}: {case_yaml} has no input.surface (image-only cases need segmentation); skipped")
-        return None
-    return {"yaml": str(case_yaml), "surface": str(case_yaml.parent / surface)}
+    inp = doc.get("input") or {}
+    if inp.get("surface"):
+        return {"yaml": str(case_yaml), "surface": str(case_yaml.parent / inp["surface"])}
+    if inp.get("image"):
+        return {
+            "yaml": str(case_yaml),
+            "surface": SEGMENTATION_DIR.format(case=cid) + "/surface.vtp",
+            "image": str(case_yaml.parent / inp["image"]),
+        }
+    logger.warning(f"case {cid}: {case_yaml} has neither input.surface nor input.image; skipped")
+    return None
 
 
 def packed_cases():
@@ -112,6 +119,10 @@ def case_yaml(wildcards):
 
 def case_surface(wildcards):
     return CASES[wildcards.case]["surface"]
+
+
+def case_image(wildcards):
+    return CASES[wildcards.case]["image"]
 
 
 def design_samples(case, level):
