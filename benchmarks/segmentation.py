@@ -101,18 +101,24 @@ def aorta(model: str, work: Path) -> dict | None:
     centerline = pv.read(folder / "aorta-centerline.vtp")
     click = np.asarray(centerline.points)[centerline.n_points // 2]  # one point a user would click in the aorta
     out = {"reference": "aorta-final-levelset.mha < 0, compared inside its bounding box + 3 voxels"}
-    runs = {"unet": {}, "threshold_seeded_by_unet": {"method": "threshold"},
-            "threshold_one_click": {"method": "threshold", "seeds_mm": [click.tolist()]}}
+    # the network at its own 0.4 mm; at 2 mm, where a ~20 mm aorta looks like the 4 mm arteries it was trained on;
+    # the half-maximum fallback seeded by that network and by one click
+    runs = {
+        "unet": {},
+        "unet_at_2mm": {"working_spacing": 2.0},
+        "threshold_seeded_by_unet_2mm": {"method": "threshold", "working_spacing": 2.0},
+        "threshold_one_click": {"method": "threshold", "seeds_mm": [click.tolist()]},
+    }
     for name, kw in runs.items():
         try:
             s = segment_command(folder / "aorta.mha", work / name, model, **kw)
             pred = read_image(work / name / "labels.nii.gz").array > 0
             out[name] = {"dice": dice(pred[box], ref[box]), "seconds": s["seconds"]["segment"],
-                         "threshold": s.get("threshold")}
+                         "threshold": s.get("threshold"), "working_spacing_mm": s["working_spacing_mm"]}
         except Exception as exc:
             out[name] = {"dice": 0.0, "error": f"{type(exc).__name__}: {exc}"}
         print(name, out[name], flush=True)
-    best = max(("threshold_seeded_by_unet", "threshold_one_click"), key=lambda k: out[k]["dice"])
+    best = max(runs, key=lambda k: out[k]["dice"])
     image = read_image(folder / "aorta.mha")
     labels = read_image(work / best / "labels.nii.gz").array.astype(np.uint8)
     segmentation_figure(image, labels, RESULTS / "segmentation_aorta_mra.png",
@@ -220,8 +226,9 @@ def main() -> None:
         }
         a = result["aorta_mra"]
         result["dice_aorta_mra"] = None if a is None else a["unet"]["dice"]
+        result["dice_aorta_mra_unet_2mm"] = None if a is None else a["unet_at_2mm"]["dice"]
         result["dice_aorta_mra_fallback"] = (
-            None if a is None else max(a["threshold_seeded_by_unet"]["dice"], a["threshold_one_click"]["dice"])
+            None if a is None else max(a["threshold_seeded_by_unet_2mm"]["dice"], a["threshold_one_click"]["dice"])
         )
     write_json(RESULTS / "segmentation.json", result)
     print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=1))

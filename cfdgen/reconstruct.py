@@ -12,7 +12,7 @@ Where the vessel leaves the image, marching cubes leaves the surface open: those
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ class Reconstruction:
     openings: list
     notes: tuple[str, ...]
     sac_points: int
+    contoured: str  # "probabilities" or "labels": what marching cubes ran on
 
 
 def lumen_map(labels: Image, probabilities: Image | None) -> tuple[np.ndarray, float]:
@@ -96,23 +97,36 @@ def reconstruct(labels: Image, probabilities: Image | None = None, cfg: Reconstr
         raise ImageError(f"{labels.source}: an empty label map (no vessel voxel), nothing to reconstruct")
     if n < cfg.min_voxels:
         raise ImageError(f"{labels.source}: only {n} vessel voxels (fewer than {cfg.min_voxels}), not a vessel")
-    field, level = lumen_map(labels, probabilities)
-    raw = smooth_surface(marching_cubes(field, level, labels.affine), cfg)
-    if raw.n_cells == 0:
-        raise GeometryError(f"{labels.source}: marching cubes found no surface")
     edge = cfg.edge_in_voxels * float(labels.spacing.mean())
-    surface = remesh(raw, edge)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "lumen.vtp"
-        surface.save(path)
-        vessel = prepare_vessel(path)
+    # Where two lumen walls nearly touch (a sac against its parent, two branches), smoothing or remeshing can push
+    # them through each other; the intake refuses such a surface. Each retry moves closer to the voxels.
+    attempts = [(probabilities, cfg), (None, cfg), (None, replace(cfg, smoothing_iterations=8))]
+    if probabilities is None:
+        attempts = attempts[1:]
+    failures = []
+    for probs, c in attempts:
+        source = "probabilities" if probs is not None else "labels"
+        try:
+            field, level = lumen_map(labels, probs)
+            raw = smooth_surface(marching_cubes(field, level, labels.affine), c)
+            if raw.n_cells == 0:
+                raise GeometryError(f"{labels.source}: marching cubes found no surface")
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "lumen.vtp"
+                remesh(raw, edge).save(path)
+                vessel = prepare_vessel(path)
+            break
+        except GeometryError as exc:
+            failures.append(f"{source}, {c.smoothing_iterations} smoothing iterations: {str(exc).split(': ', 1)[-1]}")
+    else:
+        raise GeometryError(f"{labels.source}: no usable surface; " + "; ".join(failures))
     out = vessel.surface.copy()
     label_openings(out, vessel.openings)
     sac = sac_mask(np.asarray(out.points), labels)
     if (np.rint(labels.array) == LABEL_ANEURYSM).any():
         out.point_data[registry.FIELDS["sac"].key] = sac
-    notes = tuple(vessel.intake.repairs) + tuple(vessel.clip_messages)
-    return Reconstruction(out, vessel.openings, notes, int(sac.sum()))
+    notes = tuple(f"retried after: {f}" for f in failures) + tuple(vessel.intake.repairs) + vessel.clip_messages
+    return Reconstruction(out, vessel.openings, notes, int(sac.sum()), source)
 
 
 def reconstruct_command(labels_path: str | Path, out_dir: str | Path, cfg: ReconstructConfig = ReconstructConfig()):
@@ -127,7 +141,7 @@ def reconstruct_command(labels_path: str | Path, out_dir: str | Path, cfg: Recon
     write_atomic(rec.surface, out / "surface.vtp")
     summary = {
         "source": str(labels_path),
-        "contoured": "probabilities" if probs is not None else "labels",
+        "contoured": rec.contoured,
         "points": rec.surface.n_points,
         "triangles": rec.surface.n_cells,
         "openings": [{"patch": o.patch, "radius_mm": o.radius, "center": o.center.tolist()} for o in rec.openings],

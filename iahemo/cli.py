@@ -301,7 +301,8 @@ def _cmd_segment(args) -> int:
     if seeds and any(len(p) != 3 for p in seeds):
         raise ConfigError("--seed takes x,y,z in mm (world coordinates of the image)")
     s = segment_command(
-        args.image, args.out, args.model, progress=None if args.quiet else print, method=args.method, seeds_mm=seeds
+        args.image, args.out, args.model, progress=None if args.quiet else print, method=args.method, seeds_mm=seeds,
+        working_spacing=args.spacing,
     )
     v = s["volume_mm3"]
     print(
@@ -484,6 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threshold: half-maximum region growing from --seed points or the network's confident voxels")
     p.add_argument("--seed", action="append", default=None, metavar="X,Y,Z",
                    help="a point inside the vessel (mm, world RAS); repeatable; for --method threshold")
+    p.add_argument("--spacing", type=float, default=None,
+                   help="working spacing in mm instead of the model's (vessels far wider than cerebral ones: scale it)")
     p.add_argument("-o", "--out", required=True, help="folder for labels.nii.gz, probabilities.nii.gz, segment.json")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_segment)

@@ -10,6 +10,7 @@ predicted field, its spread, the sac mask and the risk regions, for ParaView / 3
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,7 @@ def _surface_from_image(image: Path, folder: Path, cfg: AssessConfig, say) -> tu
     from surrogate.segment import segment_command
 
     say("segmentation: 3D U-Net on the image")
-    seg = segment_command(image, folder, cfg.seg_model)
+    seg = segment_command(image, folder, cfg.seg_model, figure_title="")  # no file name (identifiers) in the figure
     say("reconstruction: marching cubes, smoothing, remeshing, ends cut square")
     rec = reconstruct_command(folder / "labels.nii.gz", folder)
     return folder / "surface.vtp", {"segment": seg, "reconstruct": rec}
@@ -97,7 +98,7 @@ def assess(
 
     cfg = cfg or AssessConfig()
     say = progress or (lambda msg: None)
-    source = Path(source)
+    source = original = Path(source)
     is_image = source.name.lower().endswith(IMAGE_SUFFIXES) or source.is_dir()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -179,14 +180,17 @@ def assess(
         wall.field_data["out_of_distribution"] = np.array([int(verdict["out_of_distribution"])])
         wall.save(tmp / "result.vtp")
         figures = _figures(wall, tmp, pseudonym(case_id), prep.morphology is not None)  # no case id in images
+        if segmentation is not None:
+            shutil.copy(tmp / "segmentation" / "segment.png", tmp / "segmentation.png")
+            figures = {"segmentation": str(tmp / "segmentation.png"), **figures}
         assessment = {
             "case_id": case_id,
             "pseudonym": pseudonym(case_id),
             "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "code_version": __version__,
             "inputs": {
-                "source": str(source),
-                "kind": "surface",
+                "source": str(original),
+                "kind": "image" if is_image else "surface",
                 "case_file": case_file,
                 "defaults_used": list(case.defaults_used),
                 "notes": list(inp.notes),

@@ -40,6 +40,7 @@ GRADE_ORDER = ("low", "intermediate", "high")
 GRADE_COLORS = {"low": "#3a9d5d", "intermediate": "#e0a030", "high": "#d0392b"}
 OTHER_COLOR = "#8c8c8c"
 FIGURE_TITLES = {
+    "segmentation": "Segmentation of the image: intensity projections with the vessel (cyan) and aneurysm (red)",
     "wall_maps": "Wall shear stress (TAWSS) and oscillatory shear index (OSI), surrogate prediction",
     "risk_regions": "High-risk regions on the sac (blue: low WSS + high OSI, red: flow impingement)",
 }

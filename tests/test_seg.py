@@ -247,3 +247,19 @@ def test_workflow_segments_an_image_only_case(unseen, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert target.is_file() and (results / "img1" / "segmentation" / "labels.nii.gz").is_file()
     assert json.loads((results / "img1" / "segmentation" / "reconstruct.json").read_text())["openings"]
+
+
+def test_assess_an_image_end_to_end(unseen, tmp_path):
+    """image -> segment -> reconstruct -> morphology -> surrogate -> grade -> report, from the CLI."""
+    from iahemo.cli import main
+
+    case = unseen[0]
+    out = tmp_path / "assess"
+    rc = main(["assess", str(case / "image.nii.gz"), "--case", str(case / "case.yaml"), "--bc-samples", "2",
+               "-o", str(out)])
+    assert rc == 0
+    a = json.loads((out / "assessment.json").read_text())
+    assert a["inputs"]["kind"] == "image" and a["segmentation"]["segment"]["voxels"]["vessel"] > 0
+    assert a["morphology"] is not None and a["morphology"]["values"]["size"] > 1.0
+    assert (out / "segmentation" / "labels.nii.gz").is_file() and (out / "segmentation.png").is_file()
+    assert "Segmentation of the image" in (out / "report.html").read_text()
