@@ -345,6 +345,42 @@ def _cmd_train_seg(args) -> int:
     return 0
 
 
+def _service_config(args):
+    from surrogate.service.config import ServiceConfig
+
+    return ServiceConfig.load(args.config, data=args.data)
+
+
+def _cmd_serve(args) -> int:
+    from surrogate.service.app import serve
+
+    serve(_service_config(args), args.host, args.port)
+    return 0
+
+
+def _cmd_user_add(args) -> int:
+    from surrogate.service.lifecycle import add_user
+    from surrogate.service.security import UnsafeName
+
+    try:
+        token = add_user(_service_config(args), args.name, admin=args.admin)
+    except UnsafeName as exc:
+        raise ConfigError(str(exc)) from None
+    print(token)
+    return 0
+
+
+def _cmd_assess_batch(args) -> int:
+    from surrogate.assess import AssessConfig
+    from surrogate.service.batch import run_batch
+    from surrogate.service.compute import ComputeConfig
+
+    compute = ComputeConfig(scheduler=args.scheduler, workers=args.workers)
+    r = run_batch(args.sources, args.out, compute, AssessConfig(bc_samples=args.bc_samples, points=args.points))
+    print(f"{r['done']} done, {r['failed']} failed in {r['wall_time_s']:.0f} s -> {Path(args.out) / 'batch.json'}")
+    return 0 if r["failed"] == 0 else 2
+
+
 def _cmd_demo(args) -> int:
     from iahemo.demo import run_demo
 
@@ -506,6 +542,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="folder for segmentation.pt, evaluation.json, card, curves")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_train_seg)
+
+    p = sub.add_parser("serve", help="the web terminal and HTTP API (jobs run on dask; OpenAPI at /openapi.json)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--data", default=None, help="data folder: database, secret, job store (default service_data/)")
+    p.add_argument("--config", default=None, help="YAML of service options (surrogate.service.config.ServiceConfig)")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("user", help="service users")
+    user_sub = p.add_subparsers(dest="user_command", required=True)
+    c = user_sub.add_parser("add", help="create a user and print its API token (stored only as a hash)")
+    c.add_argument("name")
+    c.add_argument("--admin", action="store_true", help="may see workers, storage use and the audit log")
+    c.add_argument("--data", default=None, help="the service's data folder (default service_data/)")
+    c.add_argument("--config", default=None, help="YAML of service options (for db_url)")
+    c.set_defaults(func=_cmd_user_add)
+
+    p = sub.add_parser("assess-batch", help="assess many cases on dask (a local cluster or --scheduler ADDRESS)")
+    p.add_argument("sources", nargs="+", help="case folders, case.yaml files, or surface/image files")
+    p.add_argument("--scheduler", default=None, help="dask scheduler address (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--bc-samples", type=int, default=8, help="BC uncertainty samples (default 8)")
+    p.add_argument("--points", type=int, default=8192, help="surrogate wall points (default 8192)")
+    p.add_argument("-o", "--out", required=True, help="OUT/<case id>/ per case and OUT/batch.json")
+    p.set_defaults(func=_cmd_assess_batch)
 
     p = sub.add_parser("registry", help="list the field, morphology and patch names with units")
     p.set_defaults(func=_cmd_registry)

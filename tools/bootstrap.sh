@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up for `make demo` / `make test`: a .venv on Python 3.12 with iahemo and its dependencies,
-# and OpenFOAM. Each step is skipped when already done.
+# OpenFOAM, and the service's browser, database and three.js. Each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,3 +45,4 @@ else
 fi
 
 bash tools/ensure_openfoam.sh
+bash tools/ensure_service_deps.sh
