@@ -174,7 +174,7 @@ def deidentify_dataset(ds, secret: bytes) -> str:
     ds.PatientID = pid
     ds.PatientName = pid
     ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = "iahemo: identifying attributes, person names and private tags removed"
+    ds.DeidentificationMethod = "iahemo: identifying tags, person names, private tags removed"
     return pid
 
 
