@@ -131,15 +131,17 @@ def window_probabilities(net: torch.nn.Module, array: np.ndarray, roi: int, over
     return torch.softmax(logits, dim=1)[0].numpy()
 
 
-def postprocess(labels: np.ndarray, keep_largest: bool = True) -> np.ndarray:
-    """The largest 26-connected lumen (vessel + aneurysm), its enclosed holes filled as vessel."""
+def postprocess(labels: np.ndarray, keep_fraction: float = 0.1) -> np.ndarray:
+    """The lumen (vessel + aneurysm) pieces of at least ``keep_fraction`` of the largest one's size, enclosed holes
+    filled as vessel. Not the largest piece alone: a vessel that leaves the field of view and comes back, or one
+    the network breaks at a narrow or faint point, is in several pieces; speckle is far smaller."""
     lumen = labels > 0
-    if keep_largest and lumen.any():
+    if lumen.any():
         comp, n = ndimage.label(lumen, structure=np.ones((3, 3, 3)))
         if n > 1:
             sizes = np.bincount(comp.ravel())
             sizes[0] = 0
-            lumen = comp == int(np.argmax(sizes))
+            lumen = np.isin(comp, np.flatnonzero(sizes >= keep_fraction * sizes.max()))
     filled = ndimage.binary_fill_holes(lumen)
     out = np.where(filled, np.uint8(1), np.uint8(0))
     out[lumen & (labels == 2)] = 2
@@ -153,13 +155,13 @@ class Segmentation:
     prepared: Prepared | None  # None for the threshold fallback, which works on the image's own grid
 
 
-def segment_array(model: SegModel, image, keep_largest: bool = True, progress=None) -> Segmentation:
+def segment_array(model: SegModel, image, progress=None) -> Segmentation:
     """Labels and probabilities of an ``Image`` on its own grid."""
     say = progress or (lambda msg: None)
     prep = prepare(image, model.preprocess)
     say(f"{prep.modality.upper()} image {image.shape} -> working grid {prep.array.shape}")
     prob = to_native(window_probabilities(model.net, prep.array, model.roi), prep)
-    labels = postprocess(np.argmax(prob, axis=0).astype(np.uint8), keep_largest)
+    labels = postprocess(np.argmax(prob, axis=0).astype(np.uint8))
     if not labels.any():
         raise NoVesselError(
             f"{image.source}: no vessel found (no voxel is more likely vessel than background; is this a "

@@ -49,12 +49,15 @@ class TrainSegConfig:
     val_every: int = 100
     val_fraction: float = 0.1
     test_fraction: float = 0.2
-    min_dice: float = 0.85  # the gate
-    gate_class: str = "vessel"
+    min_dice: float = 0.9  # the gate
+    gate_class: str = "lumen"  # vessel + aneurysm: what reconstruction contours
     roi: int = 160  # inference window edge stored in the model
     seed: int = 0
     threads: int = 1  # see surrogate.train.TrainConfig.threads
     init: str | None = None  # start from this model's weights (fine-tuning)
+    # Fixed test cases (default: drawn by test_fraction). Fine-tuning must keep the test cases of the model it
+    # starts from, or the new test set would hold cases that model trained on.
+    test_cases: list[str] | None = None
     net: dict = field(default_factory=dict)
     preprocess: dict = field(default_factory=dict)
 
@@ -84,8 +87,16 @@ def split_cases(names: list[str], cfg: TrainSegConfig) -> dict[str, list[str]]:
     if n < 2:
         raise IahemoError(f"segmentation training needs at least 2 cases (got {n}): one to train, one to test")
     order = [names[i] for i in np.random.default_rng(cfg.seed).permutation(n)]
-    n_test = max(1, round(cfg.test_fraction * n))
+    if cfg.test_cases is not None:
+        missing = sorted(set(cfg.test_cases) - set(names))
+        if missing or not cfg.test_cases:
+            raise ConfigError(f"test_cases not in the data: {', '.join(missing) or '(empty list)'}")
+        test = [c for c in order if c in set(cfg.test_cases)]
+        order = test + [c for c in order if c not in set(cfg.test_cases)]
+    n_test = len(cfg.test_cases) if cfg.test_cases is not None else max(1, round(cfg.test_fraction * n))
     n_val = max(1, round(cfg.val_fraction * n)) if n >= 4 and cfg.val_fraction > 0 else 0
+    if n - n_test - n_val < 1:
+        raise IahemoError(f"no training case left after {n_test} test and {n_val} validation cases")
     return {
         "test": sorted(order[:n_test]),
         "val": sorted(order[n_test : n_test + n_val]),

@@ -100,15 +100,17 @@ def test_dice_and_hd95_of_concentric_spheres():
     assert m["aneurysm"]["dice"] == 1.0 and m["vessel"]["dice"] == pytest.approx(dice(a, b))
 
 
-def test_postprocess_keeps_the_largest_lumen_and_fills_holes():
-    lab = np.zeros((30, 30, 30), np.uint8)
-    lab[5:25, 5:25, 5:25] = 1
+def test_postprocess_drops_speckle_keeps_large_pieces_and_fills_holes():
+    lab = np.zeros((40, 40, 40), np.uint8)
+    lab[5:25, 5:25, 5:25] = 1  # 7,875 voxels once the hole is cut
     lab[10:15, 10:15, 10:15] = 0  # an enclosed hole
     lab[20:24, 20:24, 20:24] = 2  # aneurysm label inside the vessel
-    lab[27:29, 27:29, 27:29] = 1  # a stray blob
+    lab[27:29, 27:29, 27:29] = 1  # speckle: 8 voxels
+    lab[30:40, 0:20, 0:10] = 1  # a second piece of the vessel: 2,000 voxels (> 10 % of the largest)
     out = postprocess(lab)
     assert out[12, 12, 12] == 1
     assert out[28, 28, 28] == 0
+    assert out[35, 10, 5] == 1
     assert (out == 2).sum() == 64
 
 
@@ -263,3 +265,14 @@ def test_assess_an_image_end_to_end(unseen, tmp_path):
     assert a["morphology"] is not None and a["morphology"]["values"]["size"] > 1.0
     assert (out / "segmentation" / "labels.nii.gz").is_file() and (out / "segmentation.png").is_file()
     assert "Segmentation of the image" in (out / "report.html").read_text()
+
+
+def test_fixed_test_cases_stay_out_of_training():
+    from surrogate.seg_train import split_cases
+
+    names = [f"c{i:02d}" for i in range(20)]
+    s = split_cases(names, TrainSegConfig(test_cases=["c03", "c17"]))
+    assert s["test"] == ["c03", "c17"] and not {"c03", "c17"} & set(s["train"] + s["val"])
+    assert len(s["val"]) == 2 and len(s["train"]) == 16
+    with pytest.raises(IahemoError, match="c99"):
+        split_cases(names, TrainSegConfig(test_cases=["c99"]))
