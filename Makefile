@@ -20,9 +20,14 @@ lint: setup
 LEARNING_TESTS := tests/test_pointnet.py tests/test_surrogate.py tests/test_morph_net.py tests/test_shipped_models.py \
                   tests/test_seg.py
 
+# The service tests start servers, dask clusters, PostgreSQL and Chromium: a process of their own, so a crash
+# there cannot take the other groups down and their subprocesses never share the CFD tests' native runtimes.
+SERVICE_TESTS := $(wildcard tests/test_service*.py)
+
 test: lint
-	$(BIN)/pytest $(addprefix --ignore=,$(LEARNING_TESTS))
+	$(BIN)/pytest $(addprefix --ignore=,$(LEARNING_TESTS) $(SERVICE_TESTS))
 	$(BIN)/pytest $(LEARNING_TESTS)
+	$(BIN)/pytest $(SERVICE_TESTS)
 
 clean:
 	rm -rf demo_out results .pytest_cache .ruff_cache

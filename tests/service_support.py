@@ -158,3 +158,16 @@ def dicom_zip(datasets, extra: dict[str, bytes] | None = None) -> bytes:
         for name, data in (extra or {}).items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def live_processes_in_group(pgid: int) -> list[int]:
+    """Processes of a group that still run (zombies of killed ones, waiting for init to reap them, do not)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive

@@ -2,6 +2,7 @@
 # OpenFOAM (ESI line) from the distribution's `openfoam` package, and the system libraries gmsh's wheel needs:
 # installed when missing and we are root, otherwise the exact command is printed. Stages that need it skip or fail with that same message.
 set -euo pipefail
+. "$(dirname "$0")/apt_missing.sh"
 
 # gmsh's PyPI wheel links against these X/GL libraries even when it never opens a window.
 GMSH_LIBS="libGLU.so.1:libglu1-mesa libXcursor.so.1:libxcursor1 libXft.so.2:libxft2 libXinerama.so.1:libxinerama1
@@ -10,15 +11,8 @@ missing=""
 for pair in $GMSH_LIBS; do
     ldconfig -p 2>/dev/null | grep -q "${pair%%:*}" || missing="$missing ${pair##*:}"
 done
-if [ -n "$missing" ]; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "==> installing libraries gmsh needs:$missing"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-    else
-        echo "==> gmsh needs:$missing  (sudo apt-get install -y$missing)"
-    fi
-fi
+# shellcheck disable=SC2086  # one word per package
+apt_missing "gmsh" $missing
 
 if [ -f /usr/share/openfoam/etc/bashrc ] || command -v pimpleFoam >/dev/null 2>&1; then
     echo "==> OpenFOAM present"

@@ -5,6 +5,7 @@
 # three.js is installed from the npm registry into surrogate/service/web/node_modules (git-ignored) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/apt_missing.sh
 
 need=""
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
@@ -12,15 +13,8 @@ command -v chromedriver >/dev/null 2>&1 || need="$need chromium-driver"
 { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need="$need postgresql"
 command -v node >/dev/null 2>&1 || need="$need nodejs"
 command -v npm >/dev/null 2>&1 || need="$need npm"
-if [ -n "$need" ]; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "==> installing for the service:$need"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
-    else
-        echo "==> the service's tests need:$need  (sudo apt-get update && sudo apt-get install -y$need)"
-    fi
-fi
+# shellcheck disable=SC2086  # one word per package
+apt_missing "the service and its tests" $need
 
 WEB=surrogate/service/web
 if [ -f "$WEB/node_modules/three/build/three.module.js" ]; then
