@@ -26,7 +26,7 @@ N_STATUS = 50
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("served")
     config = write_config(folder)
-    tokens = {name: add_user(config, name) for name in ("carol", "erin")}
+    tokens = {name: add_user(config, name, admin=name == "ops") for name in ("carol", "erin", "ops")}
     srv = Server(config, folder / "server.log").start()
     yield srv, tokens
     srv.stop()
@@ -159,6 +159,16 @@ def test_web_terminal_in_chromium(server, tmp_path):
             png = d.find_element(By.ID, "view3d").screenshot_as_png
             (tmp_path / f"{field}.png").write_bytes(png)
             shots[field] = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+        assert not d.find_element(By.ID, "admin").is_displayed()  # erin is no administrator
+        d.find_element(By.ID, "logout").click()
+        WebDriverWait(d, 10).until(lambda d: d.find_element(By.ID, "login-view").is_displayed())
+        d.find_element(By.ID, "token").clear()
+        d.find_element(By.ID, "token").send_keys(tokens["ops"])
+        d.find_element(By.ID, "login").click()
+        WebDriverWait(d, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#workers tbody tr")) == 2)
+        storage = {r.text.split()[0]: r.text.split()[1:] for r in d.find_elements(By.CSS_SELECTOR, "#storage tbody tr")}
+        assert storage["erin"][0] == "1" and float(storage["erin"][1]) > 1.0  # one job, its input + result in MiB
+        assert d.find_elements(By.CSS_SELECTOR, "#jobs tbody tr") == []  # an admin does not see others' jobs
         expected = ("favicon", "/api/me - Failed to load resource: the server responded with a status of 401")
         logs = [e["message"] for e in d.get_log("browser")
                 if e["level"] == "SEVERE" and not any(x in e["message"] for x in expected)]

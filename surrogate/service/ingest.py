@@ -49,7 +49,6 @@ class Ingested:
     file: Path  # the (de-identified) file to store
     stored_name: str  # the name it is stored and processed under (never the client's name)
     pseudonym: str | None = None
-    note: str = ""
 
 
 def kind_of(name: str) -> tuple[str, str]:
@@ -127,8 +126,8 @@ def ingest(upload: Path, client_name: str, folder: Path, form: dict, secret: byt
             raise UploadError(_without_path(str(exc), upload, "image")) from None
         return Ingested(kind, upload, stored)
     out = folder / "deidentified.zip"
-    pid, n = deidentify_zip(upload, out, secret, max_unzipped)
-    return Ingested(kind, out, stored, pid, f"{n} DICOM files de-identified")
+    pid, _ = deidentify_zip(upload, out, secret, max_unzipped)
+    return Ingested(kind, out, stored, pid)
 
 
 def _without_path(text: str, path: Path, what: str) -> str:

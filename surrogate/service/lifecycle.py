@@ -68,12 +68,12 @@ class Service:
     def create_job(self, user: User, upload: Path, client_name: str, form_text: str | None) -> dict:
         """Validate an upload (name, content, form), store it and submit the job. Raises UnsafeName or
         UploadError with the message for the client; nothing is stored or recorded then."""
-        kind, _ = kind_of(client_name)
+        kind, suffix = kind_of(client_name)
         form = parse_form(form_text)
         job_id = new_job_id()
         with tempfile.TemporaryDirectory(prefix="upload-", dir=self.tmp_dir) as tmp:
             tmp = Path(tmp)
-            staged = tmp / f"input{kind_of(client_name)[1]}"
+            staged = tmp / f"input{suffix}"
             shutil.move(upload, staged)
             check_case(tmp, job_id, form, kind, staged.name)  # the form first: cheap, and names bad units
             work = tmp / "work"

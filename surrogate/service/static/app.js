@@ -33,16 +33,23 @@ async function login(candidate) {
   const me = await (await api("/api/me")).json();
   sessionStorage.setItem(TOKEN_KEY, token);
   $("#who").textContent = `${me.name}${me.admin ? " (admin)" : ""}`;
+  $("#logout").hidden = false;
   $("#login-view").hidden = true;
   $("#app-view").hidden = false;
-  refreshJobs();
-  pollTimer = setInterval(refreshJobs, POLL_MS);
+  $("#admin").hidden = !me.admin;
+  const tick = () => { refreshJobs(); if (me.admin) refreshAdmin(); };
+  tick();
+  pollTimer = setInterval(tick, POLL_MS);
 }
 
 function logout(reason) {
   sessionStorage.removeItem(TOKEN_KEY);
   token = null;
   clearInterval(pollTimer);
+  $("#logout").hidden = true;
+  $("#who").textContent = "";
+  $("#result").hidden = true;
+  shownJob = null;
   $("#app-view").hidden = true;
   $("#login-view").hidden = false;
   $("#login-error").textContent = reason || "";
@@ -53,6 +60,29 @@ $("#login-form").addEventListener("submit", async (ev) => {
   $("#login-error").textContent = "";
   try { await login($("#token").value.trim()); } catch (e) { $("#login-error").textContent = e.message; }
 });
+
+$("#logout").addEventListener("click", () => logout(""));
+
+// ------------------------------------------------------------------------------------------------- admin
+const mib = (b) => (b / 1048576).toFixed(1);
+
+function rows(sel, data) {
+  $(sel).querySelector("tbody").replaceChildren(...data.map((cells) => {
+    const tr = document.createElement("tr");
+    for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
+    return tr;
+  }));
+}
+
+async function refreshAdmin() {
+  let s;
+  try { s = await (await api("/api/admin/status")).json(); } catch (e) { return; }
+  rows("#workers", (s.compute ? s.compute.workers : []).map((w) => [w.name, w.threads,
+    `${mib(w.memory_used)} / ${mib(w.memory_limit)} MiB`, w.tasks_processing]));
+  $("#job-counts").textContent = Object.entries(s.jobs).map(([k, v]) => `${k} ${v}`).join(" · ");
+  rows("#storage", Object.entries(s.storage.users).map(([u, v]) => [u, v.jobs, mib(v.bytes)]));
+  $("#storage-total").textContent = `store (${s.storage.store}): ${mib(s.storage.total_bytes)} MiB in all`;
+}
 
 // ------------------------------------------------------------------------------------------------- upload
 function measured(value, sd, unit) {
