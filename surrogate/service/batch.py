@@ -72,7 +72,13 @@ def run_batch(
 
     engine = Compute(compute)
     try:
-        engine.on_progress(lambda msg: progress(f"{msg.get('job')}: {msg.get('stage')}"))
+        mine = set(ids)  # a shared scheduler also carries other clients' progress events
+
+        def said(msg: dict) -> None:
+            if msg.get("job") in mine:
+                progress(f"{msg['job']}: {msg.get('stage')}")
+
+        engine.on_progress(said)
         for item in items:
             job = AssessJob(
                 job_id=item.case_id,
