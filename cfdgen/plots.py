@@ -127,13 +127,15 @@ def segmentation_figure(image, labels: np.ndarray, path: Path, surface: pv.PolyD
     vmin, vmax = np.percentile(a, [1.0, 99.8])
     n = 3 + (surface is not None)
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), dpi=110)
+    spacing = image.spacing
     for ax, axis, name in zip(axes, (2, 1, 0), ("k", "j", "i")):
-        mip = a.max(axis=axis).T
-        ax.imshow(mip, cmap="gray", origin="lower", vmin=vmin, vmax=vmax, aspect="auto")
+        u, v = (d for d in range(3) if d != axis)
+        extent = (0.0, a.shape[u] * spacing[u], 0.0, a.shape[v] * spacing[v])  # mm: anisotropic voxels stay true
+        ax.imshow(a.max(axis=axis).T, cmap="gray", origin="lower", vmin=vmin, vmax=vmax, extent=extent)
         for value, colour in ((1, "tab:cyan"), (2, "tab:red")):
             mask = (labels == value).any(axis=axis).T
             if mask.any():
-                ax.contour(mask, levels=[0.5], colors=colour, linewidths=0.6)
+                ax.contour(mask, levels=[0.5], colors=colour, linewidths=0.6, extent=extent)
         ax.set_title(f"MIP along {name}", fontsize=8)
         ax.axis("off")
     if surface is not None:

@@ -12,7 +12,7 @@ Where the vessel leaves the image, marching cubes leaves the surface open: those
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ class Reconstruction:
     openings: list
     notes: tuple[str, ...]
     sac_points: int
-    contoured: str  # "probabilities" or "labels": what marching cubes ran on
+    contoured: str  # what marching cubes ran on (probabilities or labels) and whether the result was remeshed
 
 
 def lumen_map(labels: Image, probabilities: Image | None) -> tuple[np.ndarray, float]:
@@ -89,7 +89,6 @@ def sac_mask(points: np.ndarray, labels: Image) -> np.ndarray:
 
 
 def reconstruct(labels: Image, probabilities: Image | None = None, cfg: ReconstructConfig = ReconstructConfig()):
-    from cfdgen.morph import prepare_vessel
     from cfdgen.vmtk_centerlines import remesh
 
     n = int((np.rint(labels.array) > 0).sum())
@@ -98,26 +97,27 @@ def reconstruct(labels: Image, probabilities: Image | None = None, cfg: Reconstr
     if n < cfg.min_voxels:
         raise ImageError(f"{labels.source}: only {n} vessel voxels (fewer than {cfg.min_voxels}), not a vessel")
     edge = cfg.edge_in_voxels * float(labels.spacing.mean())
-    # Where two lumen walls nearly touch (a sac against its parent, two branches), smoothing or remeshing can push
-    # them through each other; the intake refuses such a surface. Each retry moves closer to the voxels.
-    attempts = [(probabilities, cfg), (None, cfg), (None, replace(cfg, smoothing_iterations=8))]
+    # Where two lumen walls nearly touch (a sac against its parent, two branches), vmtk's remeshing can push them
+    # through each other (marching cubes and the smoothing did not, on every case seen); the intake refuses such a
+    # surface. Each retry moves closer to the voxels; the last keeps the smoothed marching-cubes triangles.
+    attempts = [(probabilities, True), (None, True), (probabilities, False)]
     if probabilities is None:
-        attempts = attempts[1:]
+        attempts = [(None, True), (None, False)]
     failures = []
-    for probs, c in attempts:
-        source = "probabilities" if probs is not None else "labels"
+    for probs, uniform in attempts:
+        what = f"{'probabilities' if probs is not None else 'labels'}, {'remeshed' if uniform else 'not remeshed'}"
         try:
             field, level = lumen_map(labels, probs)
-            raw = smooth_surface(marching_cubes(field, level, labels.affine), c)
+            raw = smooth_surface(marching_cubes(field, level, labels.affine), cfg)
             if raw.n_cells == 0:
                 raise GeometryError(f"{labels.source}: marching cubes found no surface")
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "lumen.vtp"
-                remesh(raw, edge).save(path)
-                vessel = prepare_vessel(path)
+                (remesh(raw, edge) if uniform else raw).save(path)
+                vessel = _vessel(path)
             break
         except GeometryError as exc:
-            failures.append(f"{source}, {c.smoothing_iterations} smoothing iterations: {str(exc).split(': ', 1)[-1]}")
+            failures.append(f"{what}: {str(exc).split(': ', 1)[-1]}")
     else:
         raise GeometryError(f"{labels.source}: no usable surface; " + "; ".join(failures))
     out = vessel.surface.copy()
@@ -126,7 +126,26 @@ def reconstruct(labels: Image, probabilities: Image | None = None, cfg: Reconstr
     if (np.rint(labels.array) == LABEL_ANEURYSM).any():
         out.point_data[registry.FIELDS["sac"].key] = sac
     notes = tuple(f"retried after: {f}" for f in failures) + tuple(vessel.intake.repairs) + vessel.clip_messages
-    return Reconstruction(out, vessel.openings, notes, int(sac.sum()), source)
+    return Reconstruction(out, vessel.openings, notes, int(sac.sum()), what)
+
+
+def _vessel(path: Path):
+    """``morph.prepare_vessel`` (openings, centerlines, ends cut square); when the centerlines fail — a network of
+    vessels such as a circle of Willis, whose outlets vmtk cannot all reach — the surface with its openings named
+    and its ends as the image cut them, saying why."""
+    from cfdgen.intake import read_surface
+    from cfdgen.morph import Vessel, prepare_vessel
+    from cfdgen.openings import find_openings
+
+    try:
+        return prepare_vessel(path)
+    except GeometryError as exc:
+        if "centerline" not in str(exc):
+            raise
+        intake = read_surface(path)
+        openings = find_openings(intake.surface)
+        note = f"ends not clipped (centerlines failed: {str(exc).split(': ', 1)[-1]})"
+        return Vessel(intake, intake.surface, openings, None, (note,))
 
 
 def reconstruct_command(labels_path: str | Path, out_dir: str | Path, cfg: ReconstructConfig = ReconstructConfig()):
