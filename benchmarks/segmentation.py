@@ -161,7 +161,7 @@ def _cfd_pids() -> list[int]:
 def speed(model: str, work: Path, pause_cfd: bool) -> dict:
     from cfdgen.imaging import read_image, write_nifti
 
-    case = next((work / "cohort").iterdir())
+    case = next(d for d in sorted((work / "cohort").iterdir()) if (d / "image.nii.gz").is_file())
     img = read_image(case / "image.nii.gz").array
     pad = [((256 - n) // 2, 256 - n - (256 - n) // 2) for n in img.shape]
     big = np.pad(img, pad, mode="symmetric")[:256, :256, :256].astype(np.int16)

@@ -131,17 +131,20 @@ def window_probabilities(net: torch.nn.Module, array: np.ndarray, roi: int, over
     return torch.softmax(logits, dim=1)[0].numpy()
 
 
-def postprocess(labels: np.ndarray, keep_fraction: float = 0.1) -> np.ndarray:
-    """The lumen (vessel + aneurysm) pieces of at least ``keep_fraction`` of the largest one's size, enclosed holes
-    filled as vessel. Not the largest piece alone: a vessel that leaves the field of view and comes back, or one
-    the network breaks at a narrow or faint point, is in several pieces; speckle is far smaller."""
+def postprocess(
+    labels: np.ndarray, voxel_mm3: float, keep_fraction: float = 0.1, min_piece_mm3: float = 5.0
+) -> np.ndarray:
+    """The lumen (vessel + aneurysm) pieces of at least ``keep_fraction`` of the largest one's size and at least
+    ``min_piece_mm3`` (a 1 mm artery over 6 mm), enclosed holes filled as vessel. Not the largest piece alone: a
+    vessel that leaves the field of view and comes back, or one the network breaks at a narrow or faint point, is
+    in several pieces; speckle — all there is in an image without contrast — is far smaller."""
     lumen = labels > 0
     if lumen.any():
-        comp, n = ndimage.label(lumen, structure=np.ones((3, 3, 3)))
-        if n > 1:
-            sizes = np.bincount(comp.ravel())
-            sizes[0] = 0
-            lumen = np.isin(comp, np.flatnonzero(sizes >= keep_fraction * sizes.max()))
+        comp, _ = ndimage.label(lumen, structure=np.ones((3, 3, 3)))
+        sizes = np.bincount(comp.ravel())
+        sizes[0] = 0
+        keep = (sizes >= keep_fraction * sizes.max()) & (sizes * voxel_mm3 >= min_piece_mm3)
+        lumen = np.isin(comp, np.flatnonzero(keep))
     filled = ndimage.binary_fill_holes(lumen)
     out = np.where(filled, np.uint8(1), np.uint8(0))
     out[lumen & (labels == 2)] = 2
@@ -161,7 +164,7 @@ def segment_array(model: SegModel, image, progress=None) -> Segmentation:
     prep = prepare(image, model.preprocess)
     say(f"{prep.modality.upper()} image {image.shape} -> working grid {prep.array.shape}")
     prob = to_native(window_probabilities(model.net, prep.array, model.roi), prep)
-    labels = postprocess(np.argmax(prob, axis=0).astype(np.uint8))
+    labels = postprocess(np.argmax(prob, axis=0).astype(np.uint8), float(np.prod(image.spacing)))
     if not labels.any():
         raise NoVesselError(
             f"{image.source}: no vessel found (no voxel is more likely vessel than background; is this a "

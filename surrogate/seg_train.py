@@ -130,7 +130,7 @@ def evaluate(model: SegModel, vols: list[Volume]) -> dict:
     cases = {}
     for v in vols:
         prob = to_native(window_probabilities(model.net, v.image, model.roi), v.prepared)
-        pred = postprocess(np.argmax(prob, axis=0).astype(np.uint8))
+        pred = postprocess(np.argmax(prob, axis=0).astype(np.uint8), float(np.prod(v.spacing)))
         cases[v.name] = label_metrics(pred, v.native_labels, v.spacing)
     mean = {}
     for k in CLASSES:
@@ -230,6 +230,8 @@ def model_card(model: SegModel, n_cases: int) -> str:
         f"| {k} | {v['dice']:.3f} | {v['hd95_mm']:.2f} |" for k, v in t.items()
     )
     split = model.training["split"]
+    init = model.training["config"].get("init")
+    init = f"\nFine-tuned from `{init}`." if init else ""
     return f"""# Segmentation model card
 
 MONAI 3D U-Net (channels {list(model.config.channels)}, {model.config.num_res_units} residual unit(s) per level),
@@ -247,7 +249,7 @@ vessel calibre and neighbouring anatomy).
 |---|---|---|
 {rows}
 
-Gate: Dice ({g['class']}) ≥ {g['min_dice']} → {'passed' if g['passed'] else 'FAILED'} ({g['dice']:.3f}).
+Gate: Dice ({g['class']}) ≥ {g['min_dice']} → {'passed' if g['passed'] else 'FAILED'} ({g['dice']:.3f}).{init}
 Training: {model.training['config']['steps']} steps of {model.training['config']['batch_size']} patches of
 {model.training['config']['patch']}³, {model.training['seconds'] / 60:.1f} min on CPU.
 """

@@ -107,11 +107,16 @@ def test_postprocess_drops_speckle_keeps_large_pieces_and_fills_holes():
     lab[20:24, 20:24, 20:24] = 2  # aneurysm label inside the vessel
     lab[27:29, 27:29, 27:29] = 1  # speckle: 8 voxels
     lab[30:40, 0:20, 0:10] = 1  # a second piece of the vessel: 2,000 voxels (> 10 % of the largest)
-    out = postprocess(lab)
+    out = postprocess(lab, voxel_mm3=0.4**3)
     assert out[12, 12, 12] == 1
     assert out[28, 28, 28] == 0
     assert out[35, 10, 5] == 1
     assert (out == 2).sum() == 64
+    # an image of speckle only: every piece under 5 mm³ (20 voxels of 0.25 mm³) -> nothing
+    specks = np.zeros((30, 30, 30), np.uint8)
+    specks[::6, ::6, ::6] = 1
+    specks[3:5, 3:5, 3:5] = 1
+    assert not postprocess(specks, voxel_mm3=0.25).any()
 
 
 TINY_NET = {"channels": [4, 8, 16], "strides": [2, 2], "num_res_units": 0}
