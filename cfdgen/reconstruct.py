@@ -144,7 +144,7 @@ def _vessel(path: Path):
             raise
         intake = read_surface(path)
         openings = find_openings(intake.surface)
-        note = f"ends not clipped (centerlines failed: {str(exc).split(': ', 1)[-1]})"
+        note = f"ends not clipped (centerlines or clipping failed: {str(exc).split(': ', 1)[-1]})"
         return Vessel(intake, intake.surface, openings, None, (note,))
 
 
