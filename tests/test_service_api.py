@@ -183,7 +183,7 @@ def test_dicom_upload_is_stored_deidentified(service):
         assert done["error"] and "Traceback" not in done["error"] and "/tmp/" not in done["error"]
 
 
-def test_nifti_upload_is_accepted(service):
+def test_nifti_upload_is_segmented_and_assessed(service):
     client, tokens, svc = service
     image = SAMPLE.parent / "image.nii.gz"
     r = client.post("/api/jobs", headers=bearer(tokens["bob"]), files={"file": ("cta.nii.gz", image.read_bytes())},
@@ -192,8 +192,12 @@ def test_nifti_upload_is_accepted(service):
     job = r.json()
     assert job["input_kind"] == "nifti" and job["bytes_in"] == image.stat().st_size
     assert svc.store.size(svc.store.job_key(job["id"], "input", "input.nii.gz")) == image.stat().st_size
-    # segmentation then runs on a worker; whatever it concludes, the job ends with an outcome (not asserted here:
-    # how long it takes depends on issue 9's model)
+    # segmentation -> reconstruction -> assess on a worker, with the shipped segmentation model
+    done = wait_job(client, job["id"], tokens["bob"], timeout=600)
+    assert done["status"] == "done", done
+    assert done["grade"] in ("low", "intermediate", "high") and "segmentation.png" in done["files"]
+    a = client.get(f"/api/jobs/{job['id']}/files/assessment.json", headers=bearer(tokens["bob"])).json()
+    assert a["inputs"]["kind"] == "image" and a["segmentation"]["segment"]["voxels"]["vessel"] > 0
 
 
 def test_admin_sees_workers_storage_and_audit(service, alice_job):
