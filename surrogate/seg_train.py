@@ -31,6 +31,7 @@ from surrogate.seg_net import (
     save_seg_model,
     window_probabilities,
 )
+from surrogate.train import from_options
 
 MODEL_FILE = "segmentation.pt"
 
@@ -75,10 +76,7 @@ class TrainSegConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainSegConfig:
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown segmentation training options: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return from_options(cls, d, "segmentation training")
 
 
 def split_cases(names: list[str], cfg: TrainSegConfig) -> dict[str, list[str]]:

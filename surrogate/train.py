@@ -50,10 +50,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown training options: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return from_options(cls, d, "training")
+
+
+def from_options(cls, d: dict, what: str):
+    """``cls(**d)`` for a dataclass of options read from YAML, naming every key it does not know."""
+    unknown = set(d) - set(cls.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"unknown {what} options: {', '.join(sorted(unknown))}")
+    return cls(**d)
 
 
 @dataclass(eq=False)
