@@ -120,6 +120,15 @@ def cohort_figure(rows: list[dict], cases_dir: Path, path: Path, max_cases: int 
     return Path(path)
 
 
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """tight_layout, written atomically (a killed job leaves no PNG that looks finished), figure closed."""
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    return Path(path)
+
+
 def segmentation_figure(image, labels: np.ndarray, path: Path, surface: pv.PolyData | None = None, title: str = ""):
     """Maximum-intensity projections of ``image`` (a ``cfdgen.imaging.Image``) along its three voxel axes with the
     vessel (cyan) and aneurysm (red) outlines, and the reconstructed surface when given (sac in red)."""
@@ -141,8 +150,4 @@ def segmentation_figure(image, labels: np.ndarray, path: Path, surface: pv.PolyD
     if surface is not None:
         _surface_panel(axes[-1], surface, "reconstructed surface")
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path)

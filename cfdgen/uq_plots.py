@@ -29,11 +29,9 @@ def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    from cfdgen.plots import save_figure
+
+    return save_figure(fig, path)
 
 
 def _value(entry: Any) -> tuple[float, float]:

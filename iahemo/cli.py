@@ -19,6 +19,21 @@ class SolverFailed(IahemoError):
     """A CFD run diverged or crashed; its folder and QC JSON exist and say why."""
 
 
+def _options_file(path: str | None) -> dict:
+    """The YAML mapping of training options in ``path`` ({} without one)."""
+    import yaml
+
+    if not path:
+        return {}
+    try:
+        options = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the options file ({type(exc).__name__})") from None
+    if not isinstance(options, dict):
+        raise ConfigError(f"{path}: expected a mapping of option: value")
+    return options
+
+
 def _cmd_synth(args) -> int:
     from cfdgen.synth.cohort import generate_cohort
     from cfdgen.synth.config import SynthConfig
@@ -190,14 +205,11 @@ def _cmd_registry(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    import yaml
 
     from surrogate.distil import MODEL_FILE, distil
     from surrogate.train import TrainConfig
 
-    options = {}
-    if args.config:
-        options = yaml.safe_load(Path(args.config).read_text()) or {}
+    options = _options_file(args.config)
     for key in ("epochs", "ensemble", "points", "seed"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
@@ -297,7 +309,10 @@ def _cmd_train_risk(args) -> int:
 def _cmd_segment(args) -> int:
     from surrogate.segment import segment_command
 
-    seeds = [[float(v) for v in seed.split(",")] for seed in args.seed] if args.seed else None
+    try:
+        seeds = [[float(v) for v in seed.split(",")] for seed in args.seed] if args.seed else None
+    except ValueError:
+        seeds = [[]]
     if seeds and any(len(p) != 3 for p in seeds):
         raise ConfigError("--seed takes x,y,z in mm (world coordinates of the image)")
     s = segment_command(
@@ -327,11 +342,10 @@ def _cmd_reconstruct(args) -> int:
 
 
 def _cmd_train_seg(args) -> int:
-    import yaml
 
     from surrogate.seg_train import TrainSegConfig, train_segmentation
 
-    options = yaml.safe_load(Path(args.config).read_text()) or {} if args.config else {}
+    options = _options_file(args.config)
     for key in ("steps", "min_dice", "seed", "init"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)

@@ -259,6 +259,8 @@ def plot_seg_curves(history: list[dict], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from cfdgen.plots import save_figure
+
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     steps = [r["step"] for r in history]
     ax.plot(steps, [r["loss"] for r in history], color="C0", label="training loss (Dice + CE)")
@@ -274,9 +276,4 @@ def plot_seg_curves(history: list[dict], path: str | Path) -> Path:
         ax2.legend(loc="center right", fontsize=7)
     ax.legend(loc="upper right", fontsize=7)
     ax.set_title("segmentation: training curves")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

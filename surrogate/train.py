@@ -202,6 +202,8 @@ def plot_curves(model: SurrogateModel, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from cfdgen.plots import save_figure
+
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
     for i, log in enumerate(model.training.get("members", [])):
         h = log["history"]
@@ -214,9 +216,4 @@ def plot_curves(model: SurrogateModel, path: str | Path) -> Path:
     ax.set_ylabel("MSE of normalised targets")
     ax.set_title("hemodynamics surrogate: training curves")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -221,6 +221,10 @@ def test_cli_reports_bad_images(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not a 3D volume" in err and "Traceback" not in err
     assert not (tmp_path / "o" / "labels.nii.gz").exists()
+    assert main(["segment", "x.nii.gz", "--method", "threshold", "--seed", "a,b,c", "-o", str(tmp_path / "o")]) == 2
+    assert "--seed takes x,y,z" in capsys.readouterr().err
+    assert main(["train-seg", str(tmp_path), "--config", str(tmp_path / "none.yaml"), "-o", str(tmp_path / "m")]) == 2
+    assert "cannot read the options file" in capsys.readouterr().err
 
 
 def test_workflow_segments_an_image_only_case(unseen, tmp_path):
