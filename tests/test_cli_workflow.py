@@ -164,13 +164,14 @@ def cfd_workflow(tmp_path_factory):
         proc = subprocess.Popen(cmd(), cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         interrupted = False
         while proc.poll() is None and time.monotonic() - started < SNAKEMAKE_TIMEOUT:
-            # as soon as a CFD run is under way (a mesh killed with it restarts from scratch: also fine)
-            if any(results.glob("*/tiny/uq_*.partial/settings.hash")):
-                time.sleep(3)  # let the solver write a time step or two
+            # as soon as a CFD run is being assembled or under way (a run or mesh killed before its solver
+            # started restarts from scratch: also fine). Tiny runs last seconds on an idle machine: poll often.
+            if any(results.glob("*/tiny/uq_*.partial")):
+                time.sleep(2)  # let the solver write a time step or two
                 os.killpg(proc.pid, signal.SIGINT)
                 interrupted = True
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         try:
             proc.wait(timeout=120)
         except subprocess.TimeoutExpired:
