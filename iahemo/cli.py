@@ -205,7 +205,6 @@ def _cmd_registry(args) -> int:
 
 
 def _cmd_train(args) -> int:
-
     from surrogate.distil import MODEL_FILE, distil
     from surrogate.train import TrainConfig
 
@@ -309,12 +308,13 @@ def _cmd_train_risk(args) -> int:
 def _cmd_segment(args) -> int:
     from surrogate.segment import segment_command
 
+    bad_seed = ConfigError("--seed takes x,y,z in mm (world coordinates of the image)")
     try:
         seeds = [[float(v) for v in seed.split(",")] for seed in args.seed] if args.seed else None
     except ValueError:
-        seeds = [[]]
+        raise bad_seed from None
     if seeds and any(len(p) != 3 for p in seeds):
-        raise ConfigError("--seed takes x,y,z in mm (world coordinates of the image)")
+        raise bad_seed
     s = segment_command(
         args.image, args.out, args.model, progress=None if args.quiet else print, method=args.method, seeds_mm=seeds,
         working_spacing=args.spacing,
@@ -342,7 +342,6 @@ def _cmd_reconstruct(args) -> int:
 
 
 def _cmd_train_seg(args) -> int:
-
     from surrogate.seg_train import TrainSegConfig, train_segmentation
 
     options = _options_file(args.config)
