@@ -147,9 +147,59 @@ def test_layers_thicker_than_the_vessel_fail_clearly(tmp_path):
     # 0.43 × a claimed 6 mm radius = 2.6 mm of layers in a 2 mm pipe: the extruded wall crosses itself
     thick = MeshLevel("thick", size_factor=0.35, layers=5, first_layer=0.07, growth=1.1)
     with pytest.raises(GeometryError, match="prism layers fold") as err:
-        mesh_surface(capped(open_pipe()), tmp_path / "mesh", thick, radius=6.0, config=MeshConfig(layer_fallback=()))
+        mesh_surface(
+            capped(open_pipe()),
+            tmp_path / "mesh",
+            thick,
+            radius=6.0,
+            config=MeshConfig(layer_fallback=(), crease_smoothing_iterations=0),
+        )
     assert "\n" not in str(err.value)
     assert not (tmp_path / "mesh").exists()
     # by default thinner layers are tried, and the QC says how much thinner
     qc = mesh_surface(capped(open_pipe()), tmp_path / "mesh", thick, radius=6.0)
     assert qc.layers_present and qc.layer_scale < 1.0 and qc.checkmesh_ok
+
+
+def test_crease_rounding_moves_only_the_crease():
+    from cfdgen.mesh import _checked_surface, _round_creases
+
+    # a pipe whose radius steps from 2 to 1.4 mm at z = 20: a sharp ring crease, smooth wall elsewhere
+    pipe = open_pipe()
+    z = pipe.points[:, 2].copy()
+    pipe.points[:, :2] *= np.where(z < 20.0, 1.0, 0.7)[:, None]
+    points, tri, region = _checked_surface(capped(pipe))
+    moved = _round_creases(points, tri, region, 20, 0.05)
+    shift = np.linalg.norm(moved - points, axis=1)
+    assert shift[np.unique(tri[region != 0])].max() == 0.0  # caps and rims stay where the openings were found
+    z = points[:, 2]
+    assert 0.1 < shift[np.abs(z - 20.0) < 0.5].max() < 0.3  # the crease is rounded (0.18 mm measured)
+    assert shift[np.abs(z - 20.0) > 2.0].max() < 0.01  # one radius away the wall stays (0.003 mm measured)
+
+    def volume(p):
+        a, b, c = p[tri[:, 0]], p[tri[:, 1]], p[tri[:, 2]]
+        return abs(np.einsum("ij,ij->i", a, np.cross(b, c)).sum()) / 6.0
+
+    assert abs(volume(moved) / volume(points) - 1.0) < 0.002  # Taubin, unlike Laplacian smoothing, keeps the lumen
+
+
+@pytest.mark.openfoam
+@openfoam
+def test_folding_neck_meshes_after_crease_rounding(tmp_path):
+    """The shipped syn1_001's bifurcation neck folds the draft level's prism layers (open and negative cells at the
+    crease); rounding the crease meshes it with full layers."""
+    from cfdgen.case import load_case
+    from cfdgen.prepare import RADIUS_ARRAY, prepare_geometry
+
+    case = REPO / "cases" / "syn1_001"
+    closed = prepare_geometry(case / "surface.vtp", load_case(case / "case.yaml")).closed
+    raw = MeshConfig(layer_fallback=(), crease_smoothing_iterations=0)
+    with pytest.raises(GeometryError, match="prism layers fold"):
+        mesh_surface(closed, tmp_path / "raw", "draft", radius=RADIUS_ARRAY, config=raw)
+    assert not (tmp_path / "raw").exists()
+    qc = mesh_surface(closed, tmp_path / "mesh", "draft", radius=RADIUS_ARRAY, config=MeshConfig(layer_fallback=()))
+    assert qc.checkmesh_ok and qc.layer_scale == 1.0
+    assert qc.layer_count == MESH_LEVELS["draft"].layers
+    assert qc.crease_smoothing is not None and qc.crease_smoothing["max_displacement_mm"] < 0.15
+    saved = pv.read(tmp_path / "mesh" / "surface.vtp")  # the surface that was meshed, not the raw one
+    assert not np.allclose(saved.points, closed.points)
