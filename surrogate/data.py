@@ -7,6 +7,10 @@ manifest, which assigns whole geometries, never single BC samples, to train/val/
 
 :class:`Normalisation` is fitted on the training split only and travels inside the model artifact: every
 constant inference uses comes from it. Positive fields (registry ``positive``) are learned as log values.
+
+Time-averaged pressure is learned relative to the run's reference level (the pressure-wire mean, in the BC
+vector; 0 Pa gauge when a case has no wire): the wall's pressure differences are a few hundred pascals on a level
+of ~13 kPa, and a dataset that mixes measured and gauge levels would otherwise teach the network the level.
 """
 
 from __future__ import annotations
@@ -27,6 +31,17 @@ TARGETS: tuple[str, ...] = tuple(k for k, f in registry.FIELDS.items() if f.targ
 # Non-target fields kept in the packed dataset for evaluation (sac-level quantities, risk labels).
 EXTRA_FIELDS: tuple[str, ...] = ("ntawss", "wssg")
 LOG_FLOOR = 1e-4  # Pa; TAWSS below it (stagnant corners) is clipped before the log
+PRESSURE = "tap"
+PRESSURE_REFERENCE = "bc:mean_pressure_pa"
+
+
+def reference_pressure(values: np.ndarray, names) -> float:
+    """The run's pressure reference level (Pa) from its morphology+BC vector; 0 when absent."""
+    names = list(names)
+    if PRESSURE_REFERENCE not in names:
+        return 0.0
+    v = float(np.asarray(values, dtype=np.float64)[names.index(PRESSURE_REFERENCE)])
+    return v if np.isfinite(v) else 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +59,10 @@ class Cloud:
     globals_: np.ndarray  # (k,) morphology then BC values (NaN where unknown)
     global_names: tuple[str, ...]
     fields: dict[str, np.ndarray] = field(default_factory=dict)  # registry key → (n,) or (n, 3)
+
+    @property
+    def p_ref(self) -> float:
+        return reference_pressure(self.globals_, self.global_names)
 
 
 def target_columns(targets: tuple[str, ...] = TARGETS) -> list[tuple[str, int]]:
@@ -134,6 +153,8 @@ class Normalisation:
     log_targets: list[str]  # learned as log(max(v, LOG_FLOOR))
     target_mean: list[float]  # per output column, in the learned (log) space
     target_std: list[float]
+    # True: TAP is learned as TAP − the run's reference level (False in artifacts made before this existed)
+    relative_pressure: bool = False
 
     # -- fitting
     @classmethod
@@ -163,8 +184,9 @@ class Normalisation:
             log_targets=log_targets,
             target_mean=[],
             target_std=[],
+            relative_pressure=PRESSURE in targets and PRESSURE_REFERENCE in names,
         )
-        y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets)) for c in clouds])
+        y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets), c.p_ref) for c in clouds])
         norm.target_mean = y.mean(axis=0).tolist()
         norm.target_std = np.maximum(y.std(axis=0), 1e-8).tolist()
         return norm
@@ -187,20 +209,27 @@ class Normalisation:
     def _log_mask(self) -> np.ndarray:
         return np.array([k in self.log_targets for k, _ in target_columns(tuple(self.targets))])
 
-    def _forward_targets(self, y: np.ndarray) -> np.ndarray:
-        y = np.array(y, dtype=np.float64)
+    def _pressure_shift(self, p_ref: float) -> np.ndarray:
+        """Per output column: the reference level subtracted before learning (TAP only)."""
+        cols = target_columns(tuple(self.targets))
+        on = self.relative_pressure and p_ref
+        return np.array([p_ref if on and k == PRESSURE else 0.0 for k, _ in cols])
+
+    def _forward_targets(self, y: np.ndarray, p_ref: float = 0.0) -> np.ndarray:
+        y = np.array(y, dtype=np.float64) - self._pressure_shift(p_ref)
         m = self._log_mask()
         y[:, m] = np.log(np.maximum(y[:, m], LOG_FLOOR))
         return y
 
-    def encode_targets(self, y: np.ndarray) -> np.ndarray:
-        return (self._forward_targets(y) - self.target_mean) / self.target_std
+    def encode_targets(self, y: np.ndarray, p_ref: float = 0.0) -> np.ndarray:
+        """Physical targets of a run with reference pressure ``p_ref`` (Pa) → network values."""
+        return (self._forward_targets(y, p_ref) - self.target_mean) / self.target_std
 
-    def decode_targets(self, z: np.ndarray) -> np.ndarray:
+    def decode_targets(self, z: np.ndarray, p_ref: float = 0.0) -> np.ndarray:
         y = np.asarray(z, dtype=np.float64) * self.target_std + self.target_mean
         m = self._log_mask()
         y[..., m] = np.exp(y[..., m])
-        return y
+        return y + self._pressure_shift(p_ref)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from cfdgen import registry
 from surrogate.artifact import SurrogateModel
-from surrogate.data import Cloud, split_targets
+from surrogate.data import PRESSURE, Cloud, split_targets
 from surrogate.metrics import field_errors, sac_errors, sac_quantities, summarise
 from surrogate.predict import _magnitude, predict_arrays
 
@@ -35,7 +35,7 @@ def _sac(c: Cloud, fields: dict) -> dict | None:
 def mean_field_baseline(model: SurrogateModel, c: Cloud) -> dict[str, np.ndarray]:
     norm = model.normalisation
     z = np.zeros((len(c.points), len(norm.target_mean)))
-    return split_targets(norm.decode_targets(z), tuple(norm.targets))
+    return split_targets(norm.decode_targets(z, c.p_ref), tuple(norm.targets))
 
 
 def nearest_neighbour_baseline(model: SurrogateModel, train: list[Cloud], c: Cloud) -> dict[str, np.ndarray]:
@@ -43,7 +43,10 @@ def nearest_neighbour_baseline(model: SurrogateModel, train: list[Cloud], c: Clo
     g = norm.globals_(c.globals_, c.global_names)
     best = min(train, key=lambda t: float(np.sum((norm.globals_(t.globals_, t.global_names) - g) ** 2)))
     _, idx = cKDTree(best.points - best.points.mean(0)).query(c.points - c.points.mean(0))
-    return {k: np.asarray(best.fields[k])[idx] for k in norm.targets}
+    out = {k: np.asarray(best.fields[k])[idx] for k in norm.targets}
+    if PRESSURE in out:  # carry the neighbour's pressure differences, on this run's reference level
+        out[PRESSURE] = out[PRESSURE] - best.p_ref + c.p_ref
+    return out
 
 
 def _spread_ratio(std: np.ndarray, pred: np.ndarray, true: np.ndarray) -> float:
@@ -52,8 +55,11 @@ def _spread_ratio(std: np.ndarray, pred: np.ndarray, true: np.ndarray) -> float:
 
 
 def _score(c: Cloud, pred: dict[str, np.ndarray], truth_sac: dict | None) -> dict:
+    """Errors of one prediction; TAP's relative to the run's reference level (its offset would hide them)."""
     truth = {k: c.fields[k] for k in pred}
-    return {"fields": field_errors(pred, truth), "sac": sac_errors(_sac(c, pred), truth_sac)}
+    rel = {k: v - c.p_ref if k == PRESSURE else v for k, v in pred.items()}
+    truth_rel = {k: v - c.p_ref if k == PRESSURE else v for k, v in truth.items()}
+    return {"fields": field_errors(rel, truth_rel), "sac": sac_errors(_sac(c, pred), truth_sac)}
 
 
 def evaluate(

@@ -24,7 +24,7 @@ from cfdgen.atomic import atomic_dir, write_json
 from cfdgen.pointcloud import dataset_name
 from surrogate import ood
 from surrogate.artifact import SurrogateModel, load_model
-from surrogate.data import LOFI, split_targets
+from surrogate.data import LOFI, reference_pressure, split_targets
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "hemodynamics.pt"
 
@@ -54,9 +54,10 @@ def predict_arrays(
     started = time.perf_counter()
     outs, z0 = [], None
     plan = model.members[0].plan(x)  # the members share one config: the neighbour searches are done once
+    p_ref = reference_pressure(globals_, global_names)
     for i, net in enumerate(model.members):
         y, z = net(x, f, g, return_latent=True, plan=plan)
-        outs.append(norm.decode_targets(y[0].numpy()))
+        outs.append(norm.decode_targets(y[0].numpy(), p_ref))
         if i == 0:
             z0 = z[0].numpy()
     seconds = time.perf_counter() - started

@@ -76,7 +76,9 @@ def to_tensors(cloud: Cloud, norm: Normalisation, use_lofi: bool) -> Tensors:
         torch.as_tensor(norm.coords(cloud.points), dtype=torch.float32),
         torch.as_tensor(norm.point_features(cloud.normals, cloud.lofi, use_lofi), dtype=torch.float32),
         torch.as_tensor(norm.globals_(cloud.globals_, cloud.global_names), dtype=torch.float32),
-        torch.as_tensor(norm.encode_targets(stack_targets(cloud.fields, tuple(norm.targets))), dtype=torch.float32),
+        torch.as_tensor(
+            norm.encode_targets(stack_targets(cloud.fields, tuple(norm.targets)), cloud.p_ref), dtype=torch.float32
+        ),
     )
 
 
