@@ -8,7 +8,8 @@
 # reconstructed into results/<case>/segmentation/surface.vtp):
 #   mesh (prepare + gmsh) → uq_design (checkpoint: design.csv decides the runs) → simulate (one job per design
 #   point) → sample (wall indices + point cloud + records of each run) → case_records → dataset manifest (all
-#   cases) → train_surrogate (ensemble, ablation, held-out evaluation); sample → uq_analyse (per case).
+#   cases) → train_surrogate (ensemble, ablation, held-out evaluation) → train_regions (high-risk regions);
+#   sample → uq_analyse (per case).
 from snakemake.utils import min_version, validate
 
 min_version("8.0")

@@ -50,8 +50,9 @@ def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> di
         if x not in src.get("excluded", [])
     ]
     m["n_excluded"] = len(m["excluded"])
-    if description:
-        m["description"] = description
+    previous = json.loads(old.read_text()).get("description", "") if old.is_file() else ""
+    if description or previous:  # a later pack without --description keeps what the copy says it is
+        m["description"] = description or previous
     write_text(out / "manifest.csv", manifest_csv_text(m))
     write_json(out / "manifest.json", m)
     return m

@@ -269,6 +269,13 @@ def test_workflow_test_config_products(cfd_workflow):
     assert 0 < evaluation["headline"]["tawss_rel_l2"] < 10
     assert (model_dir / "model_card.md").read_text().count("synthetic") >= 1
     assert (model_dir / "training_curves.png").stat().st_size > 10_000
+    # the high-risk-region model trained on that surrogate's output (1 epoch), scored on the held-out geometry
+    from surrogate.region_net import load_region_model
+
+    regions = load_region_model(model_dir / "regions.pt")
+    report = json.loads((model_dir / "regions.json").read_text())
+    assert regions.metrics["split"] == "test" and len(report["per_sample"]) == evaluation["n_samples"]
+    assert len(report["train_loss"]) == 1
 
     # UQ analysis of each case over all its runs (8: the small real design of the UQ issue)
     for c in CASES:
@@ -286,7 +293,7 @@ def test_workflow_test_config_products(cfd_workflow):
         for name in names:
             assert (results / "logs" / c / "tiny" / f"{name}.log").stat().st_size > 0, (c, name)
             assert (results / "benchmarks" / c / "tiny" / f"{name}.tsv").is_file(), (c, name)
-    for name in ("manifest", "synth_cohort", "train_surrogate"):
+    for name in ("manifest", "synth_cohort", "train_surrogate", "train_regions"):
         assert (results / "logs" / f"{name}.log").is_file() and (results / "benchmarks" / f"{name}.tsv").is_file()
     assert (results / "synthetic" / "cohort.csv").is_file()
 

@@ -197,6 +197,7 @@ def test_pack_compresses_and_extends(pipes, tmp_path):
     assert m["n_samples"] == 16 and m["description"] == "analytic pipes"
     again = pack(manifest, tmp_path / "packed")  # packing again adds nothing and keeps the split
     assert again["n_samples"] == 16 and again["splits"] == m["splits"]
+    assert again["description"] == "analytic pipes"  # kept when a later pack gives none
     clouds = load_clouds(tmp_path / "packed" / "manifest.json")
     assert len(clouds) == 16 and all(c.fields["tawss"].shape == (600,) for c in clouds)
 

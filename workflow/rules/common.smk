@@ -160,6 +160,7 @@ def all_targets(wildcards):
         targets.append(f"{DATASET}/manifest.json")
         if config.get("surrogate", {}).get("enabled", True):
             targets.append(f"{RESULTS}/models/hemodynamics/evaluation.json")
+            targets.append(f"{RESULTS}/models/hemodynamics/regions.json")
         if config["uq"].get("analyse", True):
             targets += expand(DESIGN_DIR + "/analysis.json", case=list(CASES), level=LEVEL)
     return targets

@@ -1,5 +1,6 @@
 # Distillation: the hemodynamics surrogate trained on the dataset manifest (`iahemo train`: ensemble + channel-3
-# ablation, evaluated on the held-out geometries). The model folder is assembled by the CLI and the artifact is
+# ablation, evaluated on the held-out geometries), then the risk side's learned part: the high-risk-region model
+# trained on that surrogate's output against CFD-derived labels (IoU on the held-out geometries in regions.json). The model folder is assembled by the CLI and the artifact is
 # written atomically, so a killed job leaves no model that looks finished. Adding a case changes the manifest,
 # which reruns only this rule downstream of the new case's CFD.
 
@@ -34,3 +35,25 @@ rule train_surrogate:
     shell:
         "OMP_NUM_THREADS={threads} iahemo train --manifest {input.manifest} {params.options} -q -o {params.out} "
         "> {log} 2>&1"
+
+
+rule train_regions:
+    input:
+        manifest=f"{DATASET}/manifest.json",
+        model=f"{MODEL_DIR}/hemodynamics.pt",
+    output:
+        model=f"{MODEL_DIR}/regions.pt",
+        report=f"{MODEL_DIR}/regions.json",
+    params:
+        epochs=config.get("surrogate", {}).get("region_epochs", 30),
+    log:
+        f"{RESULTS}/logs/train_regions.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/train_regions.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "python -m surrogate.region_net --manifest {input.manifest} --model {input.model} --epochs {params.epochs} "
+        "-o {output.model} > {log} 2>&1"
