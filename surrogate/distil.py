@@ -66,7 +66,10 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
         ("tap", "rel_l2", _pct),
         ("wss_mean", "rel_l2", _pct),
     ):
-        row = f"| {field} {metric} | " + " | ".join(
+        name = field
+        if field == "tap" and model.normalisation.relative_pressure:
+            name = "tap − reference level"  # the level is an input; the wall's differences are what is learned
+        row = f"| {name} {metric} | " + " | ".join(
             fmt(s[m][field][metric]["mean"]) for m in ("surrogate", "mean_field", "nearest_neighbour")
         )
         if "no_lofi" in s:

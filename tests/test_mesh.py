@@ -152,7 +152,7 @@ def test_layers_thicker_than_the_vessel_fail_clearly(tmp_path):
             tmp_path / "mesh",
             thick,
             radius=6.0,
-            config=MeshConfig(layer_fallback=(), crease_smoothing_iterations=0),
+            config=MeshConfig(layer_fallback=(), crease_smoothing=()),
         )
     assert "\n" not in str(err.value)
     assert not (tmp_path / "mesh").exists()
@@ -193,7 +193,7 @@ def test_folding_neck_meshes_after_crease_rounding(tmp_path):
 
     case = REPO / "cases" / "syn1_001"
     closed = prepare_geometry(case / "surface.vtp", load_case(case / "case.yaml")).closed
-    raw = MeshConfig(layer_fallback=(), crease_smoothing_iterations=0)
+    raw = MeshConfig(layer_fallback=(), crease_smoothing=())
     with pytest.raises(GeometryError, match="prism layers fold"):
         mesh_surface(closed, tmp_path / "raw", "draft", radius=RADIUS_ARRAY, config=raw)
     assert not (tmp_path / "raw").exists()
