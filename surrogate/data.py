@@ -155,10 +155,15 @@ class Normalisation:
     target_std: list[float]
     # True: TAP is learned as TAP − the run's reference level (False in artifacts made before this existed)
     relative_pressure: bool = False
+    # log targets learned as log(value / |low-fidelity WSS|): the network corrects channel 3's Poiseuille estimate
+    # instead of rebuilding the μQ/R³ scaling from the inputs
+    lofi_residual: list[str] = field(default_factory=list)
 
     # -- fitting
     @classmethod
-    def fit(cls, clouds: list[Cloud], targets: tuple[str, ...] = TARGETS) -> Normalisation:
+    def fit(
+        cls, clouds: list[Cloud], targets: tuple[str, ...] = TARGETS, lofi_residual: tuple[str, ...] = ()
+    ) -> Normalisation:
         if not clouds:
             raise IahemoError("no training samples to fit the normalisation on")
         names = clouds[0].global_names
@@ -185,8 +190,9 @@ class Normalisation:
             target_mean=[],
             target_std=[],
             relative_pressure=PRESSURE in targets and PRESSURE_REFERENCE in names,
+            lofi_residual=[k for k in lofi_residual if k in log_targets],
         )
-        y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets), c.p_ref) for c in clouds])
+        y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets), c.p_ref, c.lofi) for c in clouds])
         norm.target_mean = y.mean(axis=0).tolist()
         norm.target_std = np.maximum(y.std(axis=0), 1e-8).tolist()
         return norm
@@ -209,27 +215,35 @@ class Normalisation:
     def _log_mask(self) -> np.ndarray:
         return np.array([k in self.log_targets for k, _ in target_columns(tuple(self.targets))])
 
-    def _pressure_shift(self, p_ref: float) -> np.ndarray:
-        """Per output column: the reference level subtracted before learning (TAP only)."""
+    def _offsets(self, p_ref: float = 0.0, lofi: np.ndarray | None = None) -> np.ndarray:
+        """What is subtracted from each output column in the learned space, per point: the run's reference level
+        (TAP) and log |low-fidelity WSS| (``lofi_residual`` fields)."""
         cols = target_columns(tuple(self.targets))
-        on = self.relative_pressure and p_ref
-        return np.array([p_ref if on and k == PRESSURE else 0.0 for k, _ in cols])
+        off = np.zeros((1 if lofi is None else len(lofi), len(cols)))
+        for j, (k, _) in enumerate(cols):
+            if k == PRESSURE and self.relative_pressure:
+                off[:, j] = p_ref
+            elif k in self.lofi_residual:
+                if lofi is None:
+                    raise IahemoError(f"the model learns {k} relative to the low-fidelity WSS: pass it")
+                off[:, j] = np.log(np.maximum(np.linalg.norm(lofi, axis=1), LOG_FLOOR))
+        return off
 
-    def _forward_targets(self, y: np.ndarray, p_ref: float = 0.0) -> np.ndarray:
-        y = np.array(y, dtype=np.float64) - self._pressure_shift(p_ref)
+    def _forward_targets(self, y: np.ndarray, p_ref: float = 0.0, lofi: np.ndarray | None = None) -> np.ndarray:
+        y = np.array(y, dtype=np.float64)
         m = self._log_mask()
         y[:, m] = np.log(np.maximum(y[:, m], LOG_FLOOR))
-        return y
+        return y - self._offsets(p_ref, lofi)
 
-    def encode_targets(self, y: np.ndarray, p_ref: float = 0.0) -> np.ndarray:
-        """Physical targets of a run with reference pressure ``p_ref`` (Pa) → network values."""
-        return (self._forward_targets(y, p_ref) - self.target_mean) / self.target_std
+    def encode_targets(self, y: np.ndarray, p_ref: float = 0.0, lofi: np.ndarray | None = None) -> np.ndarray:
+        """Physical targets of a run (reference pressure ``p_ref`` in Pa, low-fidelity WSS ``lofi``) → network."""
+        return (self._forward_targets(y, p_ref, lofi) - self.target_mean) / self.target_std
 
-    def decode_targets(self, z: np.ndarray, p_ref: float = 0.0) -> np.ndarray:
-        y = np.asarray(z, dtype=np.float64) * self.target_std + self.target_mean
+    def decode_targets(self, z: np.ndarray, p_ref: float = 0.0, lofi: np.ndarray | None = None) -> np.ndarray:
+        y = np.asarray(z, dtype=np.float64) * self.target_std + self.target_mean + self._offsets(p_ref, lofi)
         m = self._log_mask()
         y[..., m] = np.exp(y[..., m])
-        return y + self._pressure_shift(p_ref)
+        return y
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -57,7 +57,7 @@ def predict_arrays(
     p_ref = reference_pressure(globals_, global_names)
     for i, net in enumerate(model.members):
         y, z = net(x, f, g, return_latent=True, plan=plan)
-        outs.append(norm.decode_targets(y[0].numpy(), p_ref))
+        outs.append(norm.decode_targets(y[0].numpy(), p_ref, lofi))
         if i == 0:
             z0 = z[0].numpy()
     seconds = time.perf_counter() - started
