@@ -158,6 +158,8 @@ class Normalisation:
     # log targets learned as log(value / |low-fidelity WSS|): the network corrects channel 3's Poiseuille estimate
     # instead of rebuilding the μQ/R³ scaling from the inputs
     lofi_residual: list[str] = field(default_factory=list)
+    # per global input: finite in every training run (None in artifacts made before this existed)
+    global_measured: list[bool] | None = None
 
     # -- fitting
     @classmethod
@@ -191,6 +193,7 @@ class Normalisation:
             target_std=[],
             relative_pressure=PRESSURE in targets and PRESSURE_REFERENCE in names,
             lofi_residual=[k for k in lofi_residual if k in log_targets],
+            global_measured=np.isfinite(g).all(axis=0).tolist(),
         )
         y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets), c.p_ref, c.lofi) for c in clouds])
         norm.target_mean = y.mean(axis=0).tolist()

@@ -69,7 +69,15 @@ def predict_arrays(
 def ood_verdict(model: SurrogateModel, globals_: np.ndarray, global_names, latent: np.ndarray) -> dict:
     g = model.normalisation.globals_(globals_, global_names)
     refs = {k: v for k, v in model.ood.items() if k in ("inputs", "latent")}
-    return ood.assess(refs, {"inputs": g, "latent": latent})
+    verdict = ood.assess(refs, {"inputs": g, "latent": latent})
+    # An unmeasured input enters the network as the training mean, which no distance can notice: a vessel
+    # without a detected sac (NaN morphology) looks like an average training aneurysm (C0015: flag off before).
+    measured = model.normalisation.global_measured or [False] * len(global_names)
+    values = np.asarray(globals_, dtype=float)
+    unknown = [n for n, v, m in zip(global_names, values, measured) if m and not np.isfinite(v)]
+    verdict["unmeasured_inputs"] = unknown
+    verdict["out_of_distribution"] = bool(verdict["out_of_distribution"] or unknown)
+    return verdict
 
 
 def _magnitude(v: np.ndarray) -> np.ndarray:

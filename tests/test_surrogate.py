@@ -195,6 +195,11 @@ def test_ood_flags_far_inputs(pipes):
     far = c.globals_.copy()
     far[list(c.global_names).index("bc:mean_flow_m3_s")] *= 50  # fifty times any training flow
     assert ood_verdict(model, far, c.global_names, p.latent)["out_of_distribution"]
+    # no sac measured: the morphology enters as the training mean, so the flag must come from the NaNs themselves
+    unmeasured = c.globals_.copy()
+    unmeasured[[n.startswith("morph:") for n in c.global_names]] = np.nan
+    verdict = ood_verdict(model, unmeasured, c.global_names, p.latent)
+    assert verdict["out_of_distribution"] and "morph:parent_diameter" in verdict["unmeasured_inputs"]
     ref = ood.fit_reference(np.random.default_rng(0).normal(size=(50, 3)))
     assert ood.mahalanobis(ref, np.zeros(3))[0] < 1.0 < ood.mahalanobis(ref, np.full(3, 5.0))[0]
 
