@@ -229,15 +229,11 @@ def mesh_surface(
         for attempt, smoothing in enumerate(smoothings):
             wall_points = points0 if smoothing is None else _round_creases(points0, tri0, region0, *smoothing)
             try:
-                points, tri, region, radii = _merge_short_edges(wall_points, tri0, region0, radii0, merge_mm)
-                openings = _openings(points, tri, region)
-                wall_ids = np.unique(tri[region == 0])
-                r_ref = float(np.quantile(radii[wall_ids], config.layer_radius_quantile))
+                surf = _Surface(*_merge_short_edges(wall_points, tri0, region0, radii0, merge_mm))
+                wall_ids = np.unique(surf.tri[surf.region == 0])
+                r_ref = float(np.quantile(surf.radii[wall_ids], config.layer_radius_quantile))
                 heights = [f * r_ref for f in lvl.layer_fractions()]
-                expected = {registry.INLET, registry.WALL} | {registry.outlet(k) for k in range(len(openings) - 1)}
-                stats, patches, gmsh_version, scale = _attempt_scales(
-                    tmp, points, tri, region, radii, openings, heights, expected, lvl, config, timings
-                )
+                stats, patches, gmsh_version, scale = _attempt_scales(tmp, surf, heights, lvl, config, timings)
                 break
             except GeometryError as exc:
                 if attempt == len(smoothings) - 1:
@@ -304,15 +300,32 @@ def _empty(folder: Path) -> None:
         shutil.rmtree(item) if item.is_dir() else item.unlink()
 
 
-def _attempt_scales(tmp: Path, points, tri, region, radii, openings, heights, expected, lvl, config, timings):
+@dataclass(frozen=True, eq=False)
+class _Surface:
+    """A checked, merged surface ready for gmsh: points (mm), outward triangles, region labels, local radii."""
+
+    points: np.ndarray
+    tri: np.ndarray
+    region: np.ndarray
+    radii: np.ndarray
+
+    @property
+    def openings(self) -> list[_Opening]:
+        return _openings(self.points, self.tri, self.region)
+
+
+def _attempt_scales(tmp: Path, surf: _Surface, heights: list[float], lvl, config, timings):
     """Mesh with the level's layers, then with the fallback thicknesses until one passes; the last error otherwise."""
+    openings = surf.openings
+    expected = {registry.INLET, registry.WALL} | {registry.outlet(k) for k in range(len(openings) - 1)}
     scales = (1.0, *config.layer_fallback) if heights else (1.0,)
     for attempt, scale in enumerate(scales):
         # Layers as thick as a third of the radius resolve the near-wall profile (Poiseuille WSS within 2 % at the
         # tiny level, 5-8 % with a tenth), but can meet across a tight neck: then thinner ones.
         try:
+            layers = [h * scale for h in heights]
             stats, patches, gmsh_version = _attempt(
-                tmp, points, tri, region, radii, openings, [h * scale for h in heights], lvl, config, timings
+                tmp, surf.points, surf.tri, surf.region, surf.radii, openings, layers, lvl, config, timings
             )
             if set(patches) != expected:
                 raise GeometryError(
