@@ -31,7 +31,7 @@ TARGETS: tuple[str, ...] = tuple(k for k, f in registry.FIELDS.items() if f.targ
 # Non-target fields kept in the packed dataset for evaluation (sac-level quantities, risk labels).
 EXTRA_FIELDS: tuple[str, ...] = ("ntawss", "wssg")
 LOG_FLOOR = 1e-4  # Pa; TAWSS below it (stagnant corners) is clipped before the log
-PRESSURE = "tap"
+PRESSURE = registry.FIELDS["tap"].key
 PRESSURE_REFERENCE = "bc:mean_pressure_pa"
 
 
