@@ -24,20 +24,19 @@ REAL = REPO.parent / "shared" / "realdata" / "vampy_aneurisk_C0015" / "artery.vt
 
 
 def run_cfd(surface: Path, work: Path) -> Path:
-    """The dataset's draft-level chain through the CLI; the sample's path."""
+    """The dataset's draft-level chain through the CLI, skipping steps whose product exists; the sample's path."""
     iahemo = str(REPO / ".venv" / "bin" / "iahemo")
-    steps = [
-        ["mesh", str(surface), "--level", "draft", "-o", str(work / "mesh_draft")],
-        ["simulate", str(work / "mesh_draft"), "--cycles", "1.5", "--max-co", "5", "--n-outer", "2", "-q"]
-        + ["-o", str(work / "run_draft")],
-        ["post", str(work / "run_draft")],
-        ["sample", str(work / "run_draft"), "--points", "8192", "-o", str(work / "sample_draft")],
+    mesh, run, sample = work / "mesh_draft", work / "run_draft", work / "sample_draft"
+    steps = [  # (product, arguments)
+        (mesh, ["mesh", str(surface), "--level", "draft", "-o", str(mesh)]),
+        (run, ["simulate", str(mesh), "--cycles", "1.5", "--max-co", "5", "--n-outer", "2", "-q", "-o", str(run)]),
+        (run / "post", ["post", str(run)]),
+        (sample, ["sample", str(run), "--points", "8192", "-o", str(sample)]),
     ]
-    for step in steps:
-        out = Path(step[step.index("-o") + 1]) if "-o" in step else work / "run_draft" / "post"
-        if not out.exists():
-            subprocess.run([iahemo, *step], check=True)
-    return work / "sample_draft" / "sample.h5"
+    for product, args in steps:
+        if not product.exists():
+            subprocess.run([iahemo, *args], check=True)
+    return sample / "sample.h5"
 
 
 def main() -> None:
