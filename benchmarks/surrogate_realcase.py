@@ -1,17 +1,22 @@
 """The surrogate against its own CFD on the shared real surface (issue: "C0015 against its own CFD run").
 
     .venv/bin/python benchmarks/surrogate_realcase.py [--surface ../shared/realdata/vampy_aneurisk_C0015/artery.vtp]
-        [--work work/c0015] [--model surrogate/models/hemodynamics.pt] [--manifest data/dataset_draft/manifest.json]
+        [--level draft|coarse] [--np 2] [--work work/c0015] [--model surrogate/models/hemodynamics.pt]
+        [--manifest data/dataset_draft/manifest.json]
 
-Runs the dataset's CFD chain on the surface when ``WORK/sample_draft/sample.h5`` is missing (iahemo mesh --level
-draft, simulate 1.5 cycles at Courant 5 with 2 outer correctors, post, sample 8,192 points; no case file, so
-population BCs), then scores the surrogate on that sample exactly as the held-out evaluation does, with both
-baselines, and records the out-of-distribution verdict. Writes benchmarks/results/surrogate_realcase.json and a
-side-by-side map (CFD, surrogate, error). The surface never enters the repository or the dataset.
+Runs the dataset's CFD chain on the surface when ``WORK/sample_LEVEL/sample.h5`` is missing (iahemo mesh --level
+LEVEL, simulate 1.5 cycles at Courant 5 with 2 outer correctors, the last cycle recorded, post, sample 8,192
+points; no case file, so population BCs), then scores the surrogate on that sample exactly as the held-out
+evaluation does, with both baselines, and records the out-of-distribution verdict. Writes
+benchmarks/results/surrogate_realcase.json (draft, the dataset's level) or surrogate_realcase_LEVEL.json, a
+side-by-side map (CFD, surrogate, error) and a copy of the run's CFD wall maps (TAWSS, OSI). Above the draft
+level the JSON also says how far the draft CFD is from this level's (both resampled to this level's points):
+the floor under any surrogate trained on draft-level CFD. The surface never enters the repository or the dataset.
 """
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,13 +28,14 @@ REPO = Path(__file__).resolve().parents[1]
 REAL = REPO.parent / "shared" / "realdata" / "vampy_aneurisk_C0015" / "artery.vtp"
 
 
-def run_cfd(surface: Path, work: Path) -> Path:
-    """The dataset's draft-level chain through the CLI, skipping steps whose product exists; the sample's path."""
+def run_cfd(surface: Path, work: Path, level: str, n_procs: int) -> Path:
+    """The dataset's chain at ``level`` through the CLI, skipping steps whose product exists; the sample's path."""
     iahemo = str(REPO / ".venv" / "bin" / "iahemo")
-    mesh, run, sample = work / "mesh_draft", work / "run_draft", work / "sample_draft"
+    mesh, run, sample = work / f"mesh_{level}", work / f"run_{level}", work / f"sample_{level}"
+    simulate = ["simulate", str(mesh), "--cycles", "1.5", "--max-co", "5", "--n-outer", "2", "--np", str(n_procs)]
     steps = [  # (product, arguments)
-        (mesh, ["mesh", str(surface), "--level", "draft", "-o", str(mesh)]),
-        (run, ["simulate", str(mesh), "--cycles", "1.5", "--max-co", "5", "--n-outer", "2", "-q", "-o", str(run)]),
+        (mesh, ["mesh", str(surface), "--level", level, "-o", str(mesh)]),
+        (run, [*simulate, "-q", "-o", str(run)]),
         (run / "post", ["post", str(run)]),
         (sample, ["sample", str(run), "--points", "8192", "-o", str(sample)]),
     ]
@@ -39,14 +45,36 @@ def run_cfd(surface: Path, work: Path) -> Path:
     return sample / "sample.h5"
 
 
+def level_gap(coarse: Path, draft: Path) -> dict:
+    """How far the draft level's CFD is from a finer level's on the same surface: the draft sample's fields at the
+    finer sample's points (nearest neighbour: both clouds are dense and evenly spaced), scored like a prediction."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from surrogate.data import read_cloud
+    from surrogate.metrics import mae, rel_l2
+
+    fine, rough = read_cloud(coarse), read_cloud(draft)
+    _, idx = cKDTree(rough.points).query(fine.points)
+    tawss, osi = fine.fields["tawss"], fine.fields["osi"]
+    return {
+        "tawss_rel_l2": rel_l2(rough.fields["tawss"][idx], tawss),
+        "osi_mae": mae(rough.fields["osi"][idx], osi),
+        "tawss_mean_pa": {"draft": float(np.mean(rough.fields["tawss"])), "finer": float(np.mean(tawss))},
+        "lofi_tawss_rel_l2": rel_l2(np.linalg.norm(fine.lofi, axis=1), tawss),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--surface", default=str(REAL))
+    ap.add_argument("--level", default="draft", help="mesh level of the CFD run (the dataset's is draft)")
+    ap.add_argument("--np", type=int, default=1, help="MPI ranks of the CFD run")
     ap.add_argument("--work", default=str(REPO / "work" / "c0015"))
     ap.add_argument("--model", default=str(REPO / "surrogate" / "models" / "hemodynamics.pt"))
     ap.add_argument("--manifest", default=str(REPO / "data" / "dataset_draft" / "manifest.json"))
     args = ap.parse_args()
-    surface, work = Path(args.surface), Path(args.work)
+    surface, work, level = Path(args.surface), Path(args.work), args.level
     if not surface.is_file():
         raise SystemExit(f"{surface} is absent (../shared/realdata): nothing to compare")
 
@@ -56,24 +84,34 @@ def main() -> None:
     from surrogate.evaluate import evaluate, headline
     from surrogate.predict import ood_verdict, predict_arrays
 
-    sample = run_cfd(surface, work)
+    sample = run_cfd(surface, work, level, args.np)
     model = load_model(args.model)
     real = read_cloud(sample, split="real", geometry=surface.stem, bc_sample="population")
     train = [c for c in load_clouds(args.manifest) if c.split == "train"]
-    maps = REPO / "benchmarks" / "results" / "surrogate_realcase"
+    suffix = "" if level == "draft" else f"_{level}"
+    results = REPO / "benchmarks" / "results"
+    maps = results / f"surrogate_realcase{suffix}"
     result = evaluate(model, [*train, real], split="real", maps=maps)
     p = predict_arrays(model, real.points, real.normals, real.lofi, real.globals_, real.global_names)
     verdict = ood_verdict(model, real.globals_, real.global_names, p.latent)
-    run_qc = json.loads((work / "run_draft" / "qc.json").read_text())
-    qc = json.loads((work / "mesh_draft" / "qc.json").read_text())
+    run_qc = json.loads((work / f"run_{level}" / "qc.json").read_text())
+    qc = json.loads((work / f"mesh_{level}" / "qc.json").read_text())
+    cfd_maps = maps / "cfd_tawss_osi.png"
+    shutil.copyfile(work / f"run_{level}" / "post" / "tawss_osi.png", cfd_maps)
     out = {
         "benchmark": "surrogate_realcase",
         "surface": str(surface.relative_to(REPO.parent)) if surface.is_relative_to(REPO.parent) else str(surface),
         "cfd": {
             "mesh_level": qc["level"],
             "cells": qc["cells"],
+            "layers": qc.get("layer_count"),
+            "check_mesh": qc.get("checkmesh_verdict"),
+            "ranks": args.np,
             "status": run_qc["status"],
+            "simulated_s": run_qc.get("simulated_time"),
+            "time_steps": run_qc.get("time_steps"),
             "wall_s": run_qc.get("wall_time_s"),
+            "maps": str(cfd_maps.relative_to(REPO)),
         },
         "sac_detected": bool(real.sac.any()),
         "model": str(Path(args.model).relative_to(REPO)) if Path(args.model).is_relative_to(REPO) else args.model,
@@ -84,12 +122,15 @@ def main() -> None:
         "maps": [str(Path(m).relative_to(REPO)) for m in result.get("maps", [])],
         "machine": machine(),
     }
-    write_json(REPO / "benchmarks" / "results" / "surrogate_realcase.json", json.loads(json.dumps(out, default=float)))
+    if level != "draft" and (work / "sample_draft" / "sample.h5").is_file():
+        out["draft_cfd_vs_this_level"] = level_gap(sample, work / "sample_draft" / "sample.h5")
+    write_json(results / f"surrogate_realcase{suffix}.json", json.loads(json.dumps(out, default=float)))
     h = out["headline"]
     print(
-        f"{surface.name}: TAWSS eps {h['tawss_rel_l2']:.1%} (mean field {h['baseline_mean_field_tawss_rel_l2']:.1%}, "
-        f"nearest neighbour {h['baseline_nearest_neighbour_tawss_rel_l2']:.1%}), OSI MAE {h['osi_mae']:.4f}, "
-        f"out of distribution: {verdict['out_of_distribution']}"
+        f"{surface.name} ({level}): TAWSS eps {h['tawss_rel_l2']:.1%} (mean field "
+        f"{h['baseline_mean_field_tawss_rel_l2']:.1%}, "
+        f"nearest neighbour {h['baseline_nearest_neighbour_tawss_rel_l2']:.1%}),"
+        f" OSI MAE {h['osi_mae']:.4f}, out of distribution: {verdict['out_of_distribution']}"
     )
 
 

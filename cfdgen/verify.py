@@ -207,9 +207,10 @@ def gci(values: tuple[float, float, float], cells: tuple[int, int, int], safety:
     }
 
 
-def gci_of_runs(run_dirs: tuple, quantity: str = "tawss_mean") -> dict:
-    """GCI of a sac-level quantity (``post/summary.json`` → ``sac``) over three post-processed runs of one case
-    on three mesh levels, given in any order (sorted fine → coarse by cell count)."""
+def gci_of_runs(run_dirs: tuple, quantity: str = "tawss_mean", region: str = "sac") -> dict:
+    """GCI of a quantity of ``post/summary.json`` (``region``: ``sac``, or ``wall`` for a case without a sac) over
+    three post-processed runs of one case on three mesh levels, given in any order (sorted fine → coarse by cell
+    count)."""
     rows = []
     for d in run_dirs:
         d = Path(d)
@@ -217,10 +218,10 @@ def gci_of_runs(run_dirs: tuple, quantity: str = "tawss_mean") -> dict:
             raise ValueError(f"{d}: no run.json or post/summary.json (a post-processed run folder is needed)")
         summary = json.loads((d / "post" / "summary.json").read_text())
         cells = json.loads((d / "run.json").read_text()).get("mesh_cells")
-        sac = summary.get("sac") or {}
-        if quantity not in sac or sac[quantity]["value"] is None or not cells:
-            raise ValueError(f"{d}: no sac {quantity} or mesh cell count (post-process the run first)")
-        rows.append((int(cells), float(sac[quantity]["value"]), str(d)))
+        values = summary.get(region) or {}
+        if quantity not in values or values[quantity]["value"] is None or not cells:
+            raise ValueError(f"{d}: no {region} {quantity} or mesh cell count (post-process the run first)")
+        rows.append((int(cells), float(values[quantity]["value"]), str(d)))
     rows.sort(key=lambda r: -r[0])
     out = gci(tuple(r[1] for r in rows), tuple(r[0] for r in rows))
-    return {"quantity": f"sac {quantity}", "runs": [r[2] for r in rows], "cells": [r[0] for r in rows], **out}
+    return {"quantity": f"{region} {quantity}", "runs": [r[2] for r in rows], "cells": [r[0] for r in rows], **out}

@@ -138,7 +138,7 @@ def _cmd_gci(args) -> int:
     if len(args.runs) != 3:
         raise ConfigError(f"gci needs exactly three post-processed runs (got {len(args.runs)})")
     try:
-        res = gci_of_runs(tuple(args.runs), args.quantity)
+        res = gci_of_runs(tuple(args.runs), args.quantity, args.region)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if args.out:
@@ -316,7 +316,12 @@ def _cmd_segment(args) -> int:
     if seeds and any(len(p) != 3 for p in seeds):
         raise bad_seed
     s = segment_command(
-        args.image, args.out, args.model, progress=None if args.quiet else print, method=args.method, seeds_mm=seeds,
+        args.image,
+        args.out,
+        args.model,
+        progress=None if args.quiet else print,
+        method=args.method,
+        seeds_mm=seeds,
         working_spacing=args.spacing,
     )
     v = s["volume_mm3"]
@@ -352,7 +357,8 @@ def _cmd_train_seg(args) -> int:
     m = r["test"]["mean"]
     print(
         f"held-out cases {', '.join(r['split']['test'])}: Dice vessel {m['vessel']['dice']:.3f}, lumen "
-        f"{m['lumen']['dice']:.3f}" + (f", aneurysm {m['aneurysm']['dice']:.3f}" if "aneurysm" in m else "")
+        f"{m['lumen']['dice']:.3f}"
+        + (f", aneurysm {m['aneurysm']['dice']:.3f}" if "aneurysm" in m else "")
         + f"; gate passed -> {r['model']}"
     )
     return 0
@@ -454,9 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="sample folder (sample.h5)")
     p.set_defaults(func=_cmd_sample)
 
-    p = sub.add_parser("gci", help="grid convergence index of a sac quantity over three mesh levels")
+    p = sub.add_parser("gci", help="grid convergence index of a sac (or wall) quantity over three mesh levels")
     p.add_argument("runs", nargs="+", help="three post-processed run folders of one case (any order)")
-    p.add_argument("--quantity", default="tawss_mean", help="key under 'sac' in post/summary.json")
+    p.add_argument("--quantity", default="tawss_mean", help="key under --region in post/summary.json")
+    p.add_argument("--region", default="sac", choices=["sac", "wall"], help="wall: for a case without a sac")
     p.add_argument("-o", "--out", default=None, help="write the result as JSON")
     p.set_defaults(func=_cmd_gci)
 
@@ -530,12 +537,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("segment", help="vessel/aneurysm labels of a CTA/MRA (NIfTI, MHA/NRRD, DICOM folder)")
     p.add_argument("image", help="image file or DICOM series folder")
     p.add_argument("--model", default=None, help="segmentation model (default: the shipped model)")
-    p.add_argument("--method", default="unet", choices=["unet", "threshold"],
-                   help="threshold: half-maximum region growing from --seed points or the network's confident voxels")
-    p.add_argument("--seed", action="append", default=None, metavar="X,Y,Z",
-                   help="a point inside the vessel (mm, world RAS); repeatable; for --method threshold")
-    p.add_argument("--spacing", type=float, default=None,
-                   help="working spacing in mm instead of the model's (vessels far wider than cerebral ones: scale it)")
+    p.add_argument(
+        "--method",
+        default="unet",
+        choices=["unet", "threshold"],
+        help="threshold: half-maximum region growing from --seed points or the network's confident voxels",
+    )
+    p.add_argument(
+        "--seed",
+        action="append",
+        default=None,
+        metavar="X,Y,Z",
+        help="a point inside the vessel (mm, world RAS); repeatable; for --method threshold",
+    )
+    p.add_argument(
+        "--spacing",
+        type=float,
+        default=None,
+        help="working spacing in mm instead of the model's (vessels far wider than cerebral ones: scale it)",
+    )
     p.add_argument("-o", "--out", required=True, help="folder for labels.nii.gz, probabilities.nii.gz, segment.json")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_segment)

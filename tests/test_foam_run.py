@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -124,3 +126,27 @@ def test_gci_of_folders_that_are_not_runs_is_one_line(tmp_path, capsys):
     assert main(["gci", *runs]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "post-processed run folder is needed" in err[0]
+
+
+def test_gci_of_wall_quantity_for_a_case_without_a_sac(tmp_path, capsys):
+    """A case with no detected sac (like the shared real C0015) is still checked for grid convergence: over the whole
+    wall. Summaries follow f = 3 + 40 h² with h = N^(-1/3), so the order is 2 and the limit 3."""
+    from iahemo.cli import main
+
+    runs = []
+    for name, cells in (("fine", 120_000), ("mid", 50_000), ("rough", 8_000)):
+        d = tmp_path / name
+        (d / "post").mkdir(parents=True)
+        (d / "run.json").write_text(json.dumps({"mesh_cells": cells}))
+        value = 3.0 + 40.0 * cells ** (-2.0 / 3.0)
+        summary = {"wall": {"tawss_mean": {"value": value, "unit": "Pa"}}, "sac": None}
+        (d / "post" / "summary.json").write_text(json.dumps(summary))
+        runs.append(str(d))
+    assert main(["gci", *runs]) == 2  # no sac: a one-line refusal naming the region
+    assert "no sac tawss_mean" in capsys.readouterr().err
+    out = tmp_path / "gci.json"
+    assert main(["gci", *runs, "--region", "wall", "-o", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["quantity"] == "wall tawss_mean" and res["cells"] == [120_000, 50_000, 8_000]
+    assert res["order"] == pytest.approx(2.0, rel=1e-3)
+    assert res["extrapolated"] == pytest.approx(3.0, rel=1e-6)
