@@ -34,6 +34,7 @@ from cfdgen import registry
 from cfdgen.atomic import write_json, write_text
 from cfdgen.bc import BoundaryConditions
 from cfdgen.errors import IahemoError
+from cfdgen.lofi import LOFI_MODEL
 from cfdgen.pointcloud import SampleInputs, morphology_vector, sample_wall, write_sample
 from cfdgen.surface import write_atomic
 from cfdgen.wall_indices import (
@@ -45,7 +46,7 @@ from cfdgen.wall_indices import (
     wall_indices,
     wssg,
 )
-from cfdgen.wall_inputs import lofi_fields
+from cfdgen.wall_inputs import MeanFlow, lofi_fields
 
 F = registry.FIELDS
 FOAM_WSS = "wallShearStress"  # OpenFOAM function-object field name (not a registry field: kinematic, sign flipped)
@@ -409,11 +410,11 @@ def sample_run(rundir: str | Path, out_dir: str | Path, n_points: int = 16384, s
 
     bc = run.get("bc") or {}
     if bc:
-        conditions = BoundaryConditions.from_dict(bc)
-        q, q_source, exponent = conditions.waveform.mean_flow, "bc", conditions.split_exponent
+        flow, q_source = MeanFlow.of(BoundaryConditions.from_dict(bc)), "bc"
     else:  # a run folder made by hand: the measured inflow and the square law
-        q, q_source, exponent = post.inlet_flow, "run inlet flux", DEFAULT_SPLIT_EXPONENT
-    lofi, cl_source = lofi_fields(cloud, rundir / "geometry", post.openings, q, exponent, float(run["mu"]))
+        flow = MeanFlow(post.inlet_flow, DEFAULT_SPLIT_EXPONENT, float(run["mu"]), float(run["rho"]))
+        q_source = "run inlet flux"
+    lofi, cl_source = lofi_fields(cloud, rundir / "geometry", post.openings, flow)
     cloud = type(cloud)(cloud.points, cloud.normals, cloud.sac, {**cloud.fields, **lofi})
 
     morph, morph_names = morphology_vector(run.get("morphology") or {})
@@ -433,8 +434,9 @@ def sample_run(rundir: str | Path, out_dir: str | Path, n_points: int = 16384, s
         "seed": seed,
         "window": post.summary["window"],
         "lofi_flow_source": q_source,
-        "lofi_flow_m3s": q,
-        "lofi_split_exponent": exponent,
+        "lofi_flow_m3s": flow.q,
+        "lofi_split_exponent": flow.split_exponent,
+        "lofi_model": LOFI_MODEL,
         "lofi_centerlines": cl_source,
         "sampling_s": round(sample_s, 3),
     }

@@ -59,19 +59,34 @@ def centerline_paths(geometry_dir: Path, openings: Openings) -> tuple[list, list
     return paths, outlets, "straight inlet-outlet lines (no centerlines.vtp)"
 
 
+@dataclass(frozen=True)
+class MeanFlow:
+    """What the low-fidelity model needs of the boundary conditions."""
+
+    q: float  # mean inflow, m³/s
+    split_exponent: float  # outlet split law: 2 square law .. 3 Murray
+    viscosity: float  # Pa·s
+    density: float  # kg/m³
+
+    @classmethod
+    def of(cls, bc: BoundaryConditions) -> MeanFlow:
+        return cls(bc.waveform.mean_flow, bc.split_exponent, bc.viscosity, bc.density)
+
+
 def lofi_fields(
-    cloud: PointCloud, geometry_dir: Path, openings: Openings, q: float, exponent: float, mu: float
+    cloud: PointCloud, geometry_dir: Path, openings: Openings, flow: MeanFlow
 ) -> tuple[dict[str, np.ndarray], str]:
     """Registry fields ``wss_lofi`` and ``tube_deviation`` at the cloud's points, and where the centerlines came
-    from. ``q`` is the mean inflow (m³/s), ``exponent`` the outlet split law, ``mu`` the viscosity (Pa·s)."""
+    from."""
     paths, outlet_names, source = centerline_paths(geometry_dir, openings)
     radii = [math.sqrt(openings[o][1] / math.pi) for o in outlet_names]
-    fractions = outlet_fractions(radii, exponent)
+    fractions = outlet_fractions(radii, flow.split_exponent)
     if len(set(outlet_names)) < len(outlet_names):  # two paths to one outlet: share it, keep the total
         counts = {o: outlet_names.count(o) for o in outlet_names}
         fractions = fractions / np.array([counts[o] for o in outlet_names])
         fractions = fractions / fractions.sum()
-    lofi = lofi_wss(cloud.points, cloud.normals, branch_flows(paths, fractions, q), mu)
+    branches = branch_flows(paths, fractions, flow.q)
+    lofi = lofi_wss(cloud.points, cloud.normals, branches, flow.viscosity, flow.density)
     return {F["wss_lofi"].key: lofi.wss, F["tube_deviation"].key: lofi.tube_deviation}, source
 
 
@@ -126,7 +141,7 @@ def surface_inputs(
     cloud = sample_wall(wall, n_points, seed)
     openings = read_openings_mm(geometry_dir)
     cloud = _outward(cloud, geometry_dir, openings)
-    lofi, source = lofi_fields(cloud, geometry_dir, openings, bc.waveform.mean_flow, bc.split_exponent, bc.viscosity)
+    lofi, source = lofi_fields(cloud, geometry_dir, openings, MeanFlow.of(bc))
     cloud = PointCloud(cloud.points, cloud.normals, cloud.sac, lofi)
     values = {} if prep.morphology is None else prep.morphology.values
     morph = {k: float(values[k]) for k in registry.MORPHOLOGY if k in values}

@@ -218,8 +218,8 @@ def _cmd_train(args) -> int:
     print(
         f"held-out geometries ({result['n_samples']} runs): TAWSS eps {h['tawss_rel_l2']:.1%} "
         f"(mean field {h['baseline_mean_field_tawss_rel_l2']:.1%}, nearest neighbour "
-        f"{h['baseline_nearest_neighbour_tawss_rel_l2']:.1%}), OSI MAE {h['osi_mae']:.4f} "
-        f"-> {Path(args.out) / MODEL_FILE}"
+        f"{h['baseline_nearest_neighbour_tawss_rel_l2']:.1%}, channel 3 alone {h['baseline_lofi_tawss_rel_l2']:.1%}), "
+        f"OSI MAE {h['osi_mae']:.4f} -> {Path(args.out) / MODEL_FILE}"
     )
     return 0
 

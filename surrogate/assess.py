@@ -90,7 +90,7 @@ def assess(
 ) -> dict:
     """The whole inference path for one surface; returns the assessment dict (also written as JSON)."""
     from cfdgen.prepare import PrepareConfig, prepare_geometry
-    from cfdgen.wall_inputs import lofi_fields, read_openings_mm, surface_inputs
+    from cfdgen.wall_inputs import MeanFlow, lofi_fields, read_openings_mm, surface_inputs
     from surrogate import risk, scores
     from surrogate.region_net import load_region_model
     from surrogate.regions import CATEGORIES, region_fractions
@@ -135,7 +135,7 @@ def assess(
         d_parent = inp.morphology.get("parent_diameter", float("nan"))
         sac_rows = []
         for bc in _bc_designs(case, tmp, inp.bc, cfg.bc_samples, cfg.seed):
-            lofi, _ = lofi_fields(c, inp.geometry_dir, openings, bc.waveform.mean_flow, bc.split_exponent, bc.viscosity)
+            lofi, _ = lofi_fields(c, inp.geometry_dir, openings, MeanFlow.of(bc))
             g = np.concatenate([inp.inputs.morphology, bc.to_vector()])
             p = predict_arrays(model, c.points, c.normals, lofi[LOFI], g, names)
             q = sac_quantities(c.points, c.sac, p.mean["tawss"], p.mean["osi"], d_parent)

@@ -54,6 +54,12 @@ def nearest_neighbour_baseline(model: SurrogateModel, train: list[Cloud], c: Clo
     return out
 
 
+def lofi_baseline(c: Cloud) -> dict[str, np.ndarray]:
+    """Channel 3 on its own, no learning: TAWSS and the mean WSS vector are the low-fidelity estimate, and OSI is 0
+    (the steady, one-directional flow that estimate assumes). What the network has to improve on."""
+    return {"tawss": np.linalg.norm(c.lofi, axis=1), "wss_mean": np.asarray(c.lofi), "osi": np.zeros(len(c.points))}
+
+
 def _spread_ratio(std: np.ndarray, pred: np.ndarray, true: np.ndarray) -> float:
     """Mean ensemble spread over mean error: near 1 when the spread is an honest error estimate."""
     return float(np.mean(_magnitude(std)) / max(float(np.mean(_magnitude(np.asarray(pred) - true))), 1e-300))
@@ -91,13 +97,14 @@ def evaluate(
             "surrogate": _score(c, p.mean, truth_sac),
             "mean_field": _score(c, mean_field_baseline(model, train, c), truth_sac),
             "nearest_neighbour": _score(c, nearest_neighbour_baseline(model, train, c), truth_sac),
+            "lofi": _score(c, lofi_baseline(c), truth_sac),
             "spread_error_ratio": {k: _spread_ratio(p.std[k], p.mean[k], c.fields[k]) for k in p.mean},
         }
         if ablation is not None:
             pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names)
             row["no_lofi"] = _score(c, pa.mean, truth_sac)
         rows.append(row)
-    methods = ["surrogate", "mean_field", "nearest_neighbour"] + (["no_lofi"] if ablation is not None else [])
+    methods = ["surrogate", "mean_field", "nearest_neighbour", "lofi"] + (["no_lofi"] if ablation is not None else [])
     summary = {m: summarise([r[m]["fields"] for r in rows]) for m in methods}
     sac_summary = {m: summarise([r[m]["sac"] for r in rows if r[m]["sac"] is not None]) for m in methods}
     result = {
@@ -129,6 +136,9 @@ def headline(result: dict) -> dict:
         "baseline_nearest_neighbour_tawss_rel_l2": s["nearest_neighbour"]["tawss"]["rel_l2"]["mean"],
         "baseline_nearest_neighbour_osi_mae": s["nearest_neighbour"]["osi"]["mae"]["mean"],
     }
+    if "lofi" in s:  # evaluations written before this baseline existed lack it
+        out["baseline_lofi_tawss_rel_l2"] = s["lofi"]["tawss"]["rel_l2"]["mean"]
+        out["baseline_lofi_osi_mae"] = s["lofi"]["osi"]["mae"]["mean"]
     if "no_lofi" in s:
         out["ablation_no_lofi_tawss_rel_l2"] = s["no_lofi"]["tawss"]["rel_l2"]["mean"]
         out["ablation_no_lofi_osi_mae"] = s["no_lofi"]["osi"]["mae"]["mean"]

@@ -298,9 +298,40 @@ def test_lofi_branch_flows_and_poiseuille_wss():
     # a trunk wall point with an outward normal: 4μQ/(πR³) along +x; a branch point gets its branch's share
     wall = np.array([[5.0, 0.0, 1.0], [10 + 8 * 0.8, -8 * 0.6, 1.0]])
     normals = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
-    r = lofi_wss(wall, normals, cl, mu=0.004)
+    r = lofi_wss(wall, normals, cl, mu=0.004, rho=1060.0)  # straight paths: no curvature factor
     expected = 4 * 0.004 * q / (np.pi * 1e-3**3)  # 20.37 Pa
     np.testing.assert_allclose(r.wss[0], [expected, 0, 0], rtol=1e-12)
     np.testing.assert_allclose(np.linalg.norm(r.wss[1]), expected / 9, rtol=1e-12)
     np.testing.assert_allclose(r.wss[1] / np.linalg.norm(r.wss[1]), [0.8, -0.6, 0], atol=1e-9)
     np.testing.assert_allclose(r.tube_deviation, 1.0)
+
+
+def test_lofi_curvature_factor_on_a_bend():
+    """On a bend (centerline radius 10 mm, tube radius 1 mm: Rκ = 0.1) at Re = 200 the Dean number is 63.2 and the
+    wall estimate is Mishra & Gupta's 1 + 0.033 (log₁₀ 63.2)⁴ = 1.347 times Poiseuille; a sac point two radii from
+    the centerline keeps plain Poiseuille; a straight tube keeps plain Poiseuille."""
+    from cfdgen.centerline import Centerline
+    from cfdgen.lofi import branch_flows, dean_factor, lofi_wss
+
+    assert dean_factor(0.5) == 1.0 and dean_factor(1.0) == 1.0
+    assert dean_factor(100.0) == pytest.approx(1.528)
+    rc, radius, mu, rho = 10.0, 1.0, 0.0035, 1060.0
+    q = 200.0 * np.pi * radius * 1e-3 * mu / (2.0 * rho)  # Re = 2ρQ/(πRμ) = 200
+    theta = np.linspace(0.0, np.pi / 2, 91)
+    arc = np.c_[rc * np.cos(theta), rc * np.sin(theta), np.zeros_like(theta)]
+    tangent = np.c_[-np.sin(theta), np.cos(theta), np.zeros_like(theta)]
+    n = len(theta)
+    bend = Centerline(arc, np.full(n, radius), tangent, np.full(n, 1 / rc), np.zeros(n), "outlet_0")
+    cl = branch_flows([bend], [1.0], q)
+    mid = arc[45]
+    up = np.array([0.0, 0.0, 1.0])
+    points = np.array([mid + radius * up, mid + 2 * radius * up])
+    r = lofi_wss(points, np.array([up, up]), cl, mu=mu, rho=rho)
+    poiseuille = 4 * mu * q / (np.pi * (radius * 1e-3) ** 3)
+    expected = 1 + 0.033 * np.log10(200 * np.sqrt(0.1)) ** 4
+    assert expected == pytest.approx(1.347, abs=1e-3)
+    np.testing.assert_allclose(np.linalg.norm(r.wss, axis=1), [expected * poiseuille, poiseuille], rtol=1e-9)
+    np.testing.assert_allclose(r.wss[0] / np.linalg.norm(r.wss[0]), tangent[45], atol=1e-12)
+    straight = Centerline(arc, np.full(n, radius), tangent, np.zeros(n), np.zeros(n), "outlet_0")
+    r0 = lofi_wss(points[:1], up[None], branch_flows([straight], [1.0], q), mu=mu, rho=rho)
+    np.testing.assert_allclose(np.linalg.norm(r0.wss[0]), poiseuille, rtol=1e-12)
