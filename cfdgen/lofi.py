@@ -7,8 +7,8 @@ is |τ| = g(De)·4μQ_b/(πR³) along the tangent projected onto the wall's tang
 Poiseuille in a tube of radius R; g is the ratio of the friction factor of fully developed laminar flow in a
 curved pipe to a straight one's, g = 1 + 0.033 (log₁₀ De)⁴ (Mishra & Gupta 1979, helical coils, 1 < De < 3·10³),
 with the Dean number De = Re·√(Rκ) and Re = 2ρQ_b/(πRμ). In a straight tube g = 1 and the estimate is exact.
-The correction matters: on the draft dataset (39 runs) it brings the parent-vessel TAWSS from 43 % to 35 %
-(relative L2, mean over runs) of the CFD's, where intracranial bends put De at 50-200 (g ≈ 1.3-1.9).
+The correction matters: on the draft dataset (52 runs) it brings the error of the non-sac TAWSS from 43.7 % to
+31.1 % (relative L2, mean over runs; benchmarks/lofi_accuracy.py); the bends there put De at 50-200 (g ≈ 1.3-1.9).
 
 Points of the aneurysm sac are treated like the others but without the curvature factor (a wall point more than
 ``TUBE_DEVIATION_MAX`` radii from its centerline point is not on the tube the correlation describes): they

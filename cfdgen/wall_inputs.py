@@ -19,7 +19,7 @@ from cfdgen import registry
 from cfdgen.bc import BoundaryConditions, boundary_conditions
 from cfdgen.case import Case, default_case
 from cfdgen.centerline import RADIUS_ARRAY, Centerline
-from cfdgen.lofi import branch_flows, lofi_wss, outlet_fractions
+from cfdgen.lofi import CenterlineFlow, branch_flows, lofi_wss, outlet_fractions
 from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, sample_wall
 
 F = registry.FIELDS
@@ -73,11 +73,8 @@ class MeanFlow:
         return cls(bc.waveform.mean_flow, bc.split_exponent, bc.viscosity, bc.density)
 
 
-def lofi_fields(
-    cloud: PointCloud, geometry_dir: Path, openings: Openings, flow: MeanFlow
-) -> tuple[dict[str, np.ndarray], str]:
-    """Registry fields ``wss_lofi`` and ``tube_deviation`` at the cloud's points, and where the centerlines came
-    from."""
+def centerline_flow(geometry_dir: Path, openings: Openings, flow: MeanFlow) -> tuple[CenterlineFlow, str]:
+    """The centerline points with radius, tangent, curvature and branch flow, and where the centerlines came from."""
     paths, outlet_names, source = centerline_paths(geometry_dir, openings)
     radii = [math.sqrt(openings[o][1] / math.pi) for o in outlet_names]
     fractions = outlet_fractions(radii, flow.split_exponent)
@@ -85,7 +82,15 @@ def lofi_fields(
         counts = {o: outlet_names.count(o) for o in outlet_names}
         fractions = fractions / np.array([counts[o] for o in outlet_names])
         fractions = fractions / fractions.sum()
-    branches = branch_flows(paths, fractions, flow.q)
+    return branch_flows(paths, fractions, flow.q), source
+
+
+def lofi_fields(
+    cloud: PointCloud, geometry_dir: Path, openings: Openings, flow: MeanFlow
+) -> tuple[dict[str, np.ndarray], str]:
+    """Registry fields ``wss_lofi`` and ``tube_deviation`` at the cloud's points, and where the centerlines came
+    from."""
+    branches, source = centerline_flow(geometry_dir, openings, flow)
     lofi = lofi_wss(cloud.points, cloud.normals, branches, flow.viscosity, flow.density)
     return {F["wss_lofi"].key: lofi.wss, F["tube_deviation"].key: lofi.tube_deviation}, source
 
