@@ -51,6 +51,9 @@ def test_womersley_wss_waveform(tmp_path):
     assert e["womersley_peak_wss_rel_error"] < 0.10
     # the check has teeth: quasi-steady Poiseuille would miss the peak by far more than the tolerance
     assert abs(e["peak_wss_quasi_steady_pa"] / e["peak_wss_exact_pa"] - 1) > 0.15
+    # the meshed lumen is the circle cut by chords: a little smaller, never larger (tiny level: ~0.99)
+    assert 0.97 < e["meshed_area_ratio"] < 1.0
+    assert e["womersley_wss_rel_l2_meshed_lumen"] < 0.10
 
 
 def test_diverging_run_is_recorded_and_never_sampled(steady, tmp_path):
