@@ -33,7 +33,7 @@ from cfdgen.centerline import Centerline
 
 # Two paths pass through the same place when they are closer than this fraction of the local radius.
 SHARED_PER_RADIUS = 0.25
-# Recorded in each sample's provenance: samples made before the curvature factor lack it ("poiseuille").
+# Recorded in each sample's provenance; samples made before the curvature factor have no such key (plain Poiseuille).
 LOFI_MODEL = "poiseuille-dean"
 # Projected tangents shorter than this (unit vectors) are treated as normal to the wall: direction undefined.
 MIN_PROJECTION = 1e-3
