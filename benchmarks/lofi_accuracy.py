@@ -31,13 +31,18 @@ def main() -> None:
 
     from cfdgen.atomic import write_json
     from cfdgen.bc import BoundaryConditions
+    from cfdgen.errors import IahemoError
     from cfdgen.lofi import lofi_wss
     from cfdgen.pointcloud import read_sample
     from cfdgen.wall_inputs import MeanFlow, centerline_flow, read_openings_mm
-    from surrogate.data import load_manifest
+    from surrogate.data import LOFI, load_manifest
     from surrogate.metrics import rel_l2
 
-    _, entries = load_manifest(args.manifest)
+    try:
+        _, entries = load_manifest(args.manifest)
+    except IahemoError as exc:
+        raise SystemExit(str(exc)) from None
+    manifest = Path(args.manifest).resolve()
     rows, skipped = [], []
     for e in entries:
         s = read_sample(e["path"])
@@ -56,7 +61,7 @@ def main() -> None:
         for name, w in (("poiseuille", plain), ("poiseuille_dean", curved)):
             mag = np.linalg.norm(w, axis=1)
             row[name] = {"tawss_rel_l2": rel_l2(mag, tawss), "tawss_rel_l2_non_sac": rel_l2(mag[tube], tawss[tube])}
-        row["stored_max_abs_diff_pa"] = float(np.max(np.abs(curved - c.fields["wss_lofi"])))
+        row["stored_max_abs_diff_pa"] = float(np.max(np.abs(curved - c.fields[LOFI])))
         rows.append(row)
         print(
             f"{e['case_id']} {e['bc_sample']}: non-sac ε {row['poiseuille']['tawss_rel_l2_non_sac']:.1%} -> "
@@ -71,7 +76,7 @@ def main() -> None:
     }
     out = {
         "benchmark": "lofi_accuracy",
-        "manifest": str(Path(args.manifest).resolve().relative_to(REPO)),
+        "manifest": str(manifest.relative_to(REPO)) if manifest.is_relative_to(REPO) else str(manifest),
         "n_runs": len(rows),
         "skipped_no_run_folder": skipped,
         "mean_over_runs": mean,

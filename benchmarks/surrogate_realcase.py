@@ -68,7 +68,12 @@ def level_gap(coarse: Path, draft: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--surface", default=str(REAL))
-    ap.add_argument("--level", default="draft", help="mesh level of the CFD run (the dataset's is draft)")
+    ap.add_argument(
+        "--level",
+        default="draft",
+        choices=["draft", "tiny", "coarse", "medium", "fine"],
+        help="mesh level of the CFD run (the dataset's is draft)",
+    )
     ap.add_argument("--np", type=int, default=1, help="MPI ranks of the CFD run")
     ap.add_argument("--work", default=str(REPO / "work" / "c0015"))
     ap.add_argument("--model", default=str(REPO / "surrogate" / "models" / "hemodynamics.pt"))

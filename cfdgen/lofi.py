@@ -8,7 +8,8 @@ Poiseuille in a tube of radius R; g is the ratio of the friction factor of fully
 curved pipe to a straight one's, g = 1 + 0.033 (log₁₀ De)⁴ (Mishra & Gupta 1979, helical coils, 1 < De < 3·10³),
 with the Dean number De = Re·√(Rκ) and Re = 2ρQ_b/(πRμ). In a straight tube g = 1 and the estimate is exact.
 The correction matters: on the draft dataset (52 runs) it brings the error of the non-sac TAWSS from 43.7 % to
-31.1 % (relative L2, mean over runs; benchmarks/lofi_accuracy.py); the bends there put De at 50-200 (g ≈ 1.3-1.9).
+31.1 % (relative L2, mean over runs; benchmarks/lofi_accuracy.py); the bends there put the runs' median De at
+45-200 (g ≈ 1.25-1.9; a one-off check on the 39 runs packed before, no benchmark writes it).
 
 Points of the aneurysm sac are treated like the others but without the curvature factor (a wall point more than
 ``TUBE_DEVIATION_MAX`` radii from its centerline point is not on the tube the correlation describes): they
@@ -38,7 +39,8 @@ LOFI_MODEL = "poiseuille-dean"
 # Projected tangents shorter than this (unit vectors) are treated as normal to the wall: direction undefined.
 MIN_PROJECTION = 1e-3
 # Wall points farther than this many local radii from their centerline point are off the tube (sac, junction):
-# no curvature factor there. The result hardly depends on it (1.05-1.5 change the dataset's error by < 0.5 %).
+# no curvature factor there. The result hardly depends on it: 1.05-1.5 changed the dataset's mean error by
+# < 0.5 % (a one-off check on the 39 runs packed before the factor; no benchmark writes it).
 TUBE_DEVIATION_MAX = 1.2
 
 
