@@ -190,7 +190,9 @@ def cfd_workflow(tmp_path_factory):
     # rerun-incomplete, and without a profile the README's way back is --rerun-incomplete (outputs are atomic).
     if r.returncode != 0 and "--rerun-incomplete" in r.stdout + r.stderr:
         extra = ["--rerun-incomplete"]
-        r = subprocess.run(cmd(extra=extra), cwd=work, env=env, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT)
+        r = subprocess.run(
+            cmd(extra=extra), cwd=work, env=env, capture_output=True, text=True, timeout=SNAKEMAKE_TIMEOUT
+        )
     wall = time.monotonic() - started
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
     print(f"test-config workflow: {wall:.0f} s wall including the interruption")
