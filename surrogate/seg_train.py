@@ -52,6 +52,9 @@ class TrainSegConfig:
     test_fraction: float = 0.2
     min_dice: float = 0.9  # the gate
     gate_class: str = "lumen"  # vessel + aneurysm: what reconstruction contours
+    # The validation Dice that picks the kept weights. Lumen trains the boundary reconstruction contours; vessel
+    # also weighs where the sac's neck is put (the vessel label's error is mostly at the neck, see the README).
+    select_class: str = "lumen"
     roi: int = 160  # inference window edge stored in the model
     seed: int = 0
     threads: int = 1  # see surrogate.train.TrainConfig.threads
@@ -69,8 +72,9 @@ class TrainSegConfig:
             raise ConfigError(f"patch must be a multiple of 8 and at least 16 (got {self.patch})")
         if not 0 < self.test_fraction < 1 or not 0 <= self.val_fraction < 1:
             raise ConfigError("test_fraction must be in (0, 1) and val_fraction in [0, 1)")
-        if self.gate_class not in CLASSES:
-            raise ConfigError(f"gate_class must be one of {', '.join(CLASSES)} (got {self.gate_class!r})")
+        for key in ("gate_class", "select_class"):
+            if getattr(self, key) not in CLASSES:
+                raise ConfigError(f"{key} must be one of {', '.join(CLASSES)} (got {getattr(self, key)!r})")
         if not 0 <= self.min_dice <= 1:
             raise ConfigError(f"min_dice must be in [0, 1] (got {self.min_dice})")
 
@@ -112,14 +116,17 @@ def _batch(aug, items: list[dict], rng: np.random.Generator, size: int) -> tuple
 
 
 def _val_dice(net, vols: list[Volume], roi: int) -> dict[str, float]:
-    """Mean Dice on the working grid (no resampling, no post-processing): cheap enough to run every few steps."""
-    out = {k: [] for k in ("vessel", "lumen")}
+    """Mean Dice on the working grid (no resampling, no post-processing): cheap enough to run every few steps.
+    The aneurysm mean is over the volumes that have one."""
+    out = {k: [] for k in CLASSES}
     for v in vols:
         pred = np.argmax(window_probabilities(net, v.image, roi), axis=0)
         for k in out:
-            out[k].append(dice(np.isin(pred, CLASSES[k]), np.isin(v.labels, CLASSES[k])))
+            truth = np.isin(v.labels, CLASSES[k])
+            if truth.any() or k != "aneurysm":
+                out[k].append(dice(np.isin(pred, CLASSES[k]), truth))
     net.train()
-    return {k: float(np.mean(x)) for k, x in out.items()}
+    return {k: float(np.mean(x)) for k, x in out.items() if x}
 
 
 def evaluate(model: SegModel, vols: list[Volume]) -> dict:
@@ -189,28 +196,41 @@ def train_segmentation(
             running = []
             if val:
                 row.update({f"val_dice_{k}": d for k, d in _val_dice(net, val, cfg.roi).items()})
-            score = row.get("val_dice_lumen", -row["loss"])
+            score = row.get(f"val_dice_{cfg.select_class}", -row["loss"])
             if score > best:
                 best, best_state = score, {k: v.detach().clone() for k, v in net.state_dict().items()}
                 row["kept"] = True
             history.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row.get('val_dice_lumen', float('nan')):.3f}")
+            bar.set_postfix(loss=f"{row['loss']:.3f}", val=f"{row.get(f'val_dice_{cfg.select_class}', np.nan):.3f}")
     net.load_state_dict(best_state)
     net.eval()
     model = SegModel(net, net_cfg, pre, cfg.roi)
     test = evaluate(model, [vols[n] for n in split["test"]])
     gate_dice = test["mean"][cfg.gate_class]["dice"]
     passed = gate_dice >= cfg.min_dice
-    model.metrics = {"test": test["mean"], "gate": {"class": cfg.gate_class, "min_dice": cfg.min_dice,
-                                                    "dice": gate_dice, "passed": passed}}
-    model.training = {"config": asdict(cfg), "split": split, "history": history,
-                      "seconds": time.perf_counter() - t0, "data": [str(r) for r in roots]}
+    model.metrics = {
+        "test": test["mean"],
+        "gate": {"class": cfg.gate_class, "min_dice": cfg.min_dice, "dice": gate_dice, "passed": passed},
+    }
+    model.training = {
+        "config": asdict(cfg),
+        "split": split,
+        "history": history,
+        "seconds": time.perf_counter() - t0,
+        "data": [str(r) for r in roots],
+    }
     model.card = model_card(model, len(names))
     out = Path(out_dir)
     target = out / MODEL_FILE if passed else out / "rejected" / MODEL_FILE
     save_seg_model(model, target)
-    report = {"model": str(target), "split": split, "test": test, "gate": model.metrics["gate"],
-              "history": history, "seconds": model.training["seconds"]}
+    report = {
+        "model": str(target),
+        "split": split,
+        "test": test,
+        "gate": model.metrics["gate"],
+        "history": history,
+        "seconds": model.training["seconds"],
+    }
     write_json(out / "evaluation.json", report)
     write_text(out / "card.md", model.card)
     plot_seg_curves(history, out / "curves.png")
@@ -224,20 +244,21 @@ def train_segmentation(
 
 def model_card(model: SegModel, n_cases: int) -> str:
     t, g = model.metrics["test"], model.metrics["gate"]
-    rows = "\n".join(
-        f"| {k} | {v['dice']:.3f} | {v['hd95_mm']:.2f} |" for k, v in t.items()
-    )
+    rows = "\n".join(f"| {k} | {v['dice']:.3f} | {v['hd95_mm']:.2f} |" for k, v in t.items())
     split = model.training["split"]
     init = model.training["config"].get("init")
     init = f"\nFine-tuned from `{init}`." if init else ""
+    kept = [r["step"] for r in model.training["history"] if r.get("kept")]
+    select = model.training["config"].get("select_class", "lumen")
+    kept = f" Kept weights: the best validation Dice ({select}), step {kept[-1]:,}." if kept else ""
     return f"""# Segmentation model card
 
 MONAI 3D U-Net (channels {list(model.config.channels)}, {model.config.num_res_units} residual unit(s) per level),
 labels background / vessel / aneurysm, on a {model.preprocess.working_spacing} mm isotropic working grid
 (CT: HU window {list(model.preprocess.ct_window)}; MR: percentiles {list(model.preprocess.mr_percentiles)}).
 
-**Trained on:** {n_cases} cases from {', '.join(model.training['data'])} — split by case: {len(split['train'])}
-train, {len(split['val'])} validation, {len(split['test'])} test. If these are iahemo's synthetic CTA volumes, the
+**Trained on:** {n_cases} cases from {", ".join(model.training["data"])} — split by case: {len(split["train"])}
+train, {len(split["val"])} validation, {len(split["test"])} test. If these are iahemo's synthetic CTA volumes, the
 model has seen **synthetic images only**; expect lower accuracy on real scans (different noise, contrast timing,
 vessel calibre and neighbouring anatomy).
 
@@ -247,9 +268,9 @@ vessel calibre and neighbouring anatomy).
 |---|---|---|
 {rows}
 
-Gate: Dice ({g['class']}) ≥ {g['min_dice']} → {'passed' if g['passed'] else 'FAILED'} ({g['dice']:.3f}).{init}
-Training: {model.training['config']['steps']} steps of {model.training['config']['batch_size']} patches of
-{model.training['config']['patch']}³, {model.training['seconds'] / 60:.1f} min on CPU.
+Gate: Dice ({g["class"]}) ≥ {g["min_dice"]} → {"passed" if g["passed"] else "FAILED"} ({g["dice"]:.3f}).{init}
+Training: {model.training["config"]["steps"]} steps of {model.training["config"]["batch_size"]} patches of
+{model.training["config"]["patch"]}³, {model.training["seconds"] / 60:.1f} min on CPU.{kept}
 """
 
 
@@ -268,9 +289,14 @@ def plot_seg_curves(history: list[dict], path: str | Path) -> Path:
     ax.set_ylabel("loss")
     if any("val_dice_lumen" in r for r in history):
         ax2 = ax.twinx()
-        for k, c in (("vessel", "C1"), ("lumen", "C2")):
-            ax2.plot(steps, [r.get(f"val_dice_{k}", np.nan) for r in history], color=c, ls="--",
-                     label=f"validation Dice ({k})")
+        for k, c in (("vessel", "C1"), ("aneurysm", "C3"), ("lumen", "C2")):
+            ax2.plot(
+                steps,
+                [r.get(f"val_dice_{k}", np.nan) for r in history],
+                color=c,
+                ls="--",
+                label=f"validation Dice ({k})",
+            )
         ax2.set_ylabel("Dice")
         ax2.set_ylim(0, 1)
         ax2.legend(loc="center right", fontsize=7)

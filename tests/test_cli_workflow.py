@@ -311,6 +311,32 @@ def test_workflow_test_config_products(cfd_workflow):
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr
 
 
+def test_runs_in_the_packed_dataset_are_not_requested_again(cfd_workflow):
+    """dataset.packed: a run already in the committed compressed copy drops out of its case's records (the next
+    manifest holds only what is new, which `surrogate.pack` adds); a case whose every run is packed drops out."""
+    import json
+
+    w = cfd_workflow
+    packed = w["work"] / "packed.json"
+    runs = [("syn1_001", "s0000")] + [("syn1_000", f"s{k:04d}") for k in range(8)]
+    packed.write_text(json.dumps({"samples": [{"case_id": c, "bc_sample": s} for c, s in runs]}))
+    extra_config = w["work"] / "packed.yaml"
+    extra_config.write_text(f"dataset:\n  packed: {packed}\n")
+    r = subprocess.run(
+        w["cmd"](extra_config, extra=["-n", "--rerun-triggers", "input"]),
+        cwd=w["work"],
+        env=w["env"],
+        capture_output=True,
+        text=True,
+    )
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-3000:]
+    assert "9 runs are in" in out and "1 cases complete there" in out
+    # syn1_001 loses one of its three runs from its records; syn1_000 (all 8 packed) is not a case of this run
+    assert "results/syn1_001/tiny/samples/records.txt" in out.replace(str(w["results"]), "results")
+    assert "syn1_000/tiny/samples/records.txt" not in out
+
+
 def test_workflow_diverged_run_is_recorded_and_excluded(cfd_workflow):
     import json
 

@@ -128,11 +128,16 @@ def _tiny(**kw) -> TrainSegConfig:
 
 def test_training_writes_a_self_describing_model_that_reloads(cohort, tmp_path):
     out, _ = cohort
-    r = train_segmentation([out], tmp_path, _tiny(min_dice=0.0), progress=False)
+    r = train_segmentation([out], tmp_path, _tiny(min_dice=0.0, select_class="vessel"), progress=False)
     ev = json.loads((tmp_path / "evaluation.json").read_text())
     assert set(ev["split"]) == {"train", "val", "test"}
     assert not set(ev["split"]["test"]) & set(ev["split"]["train"])  # split by case
-    assert (tmp_path / "curves.png").stat().st_size > 5000 and "synthetic" in (tmp_path / "card.md").read_text()
+    card = (tmp_path / "card.md").read_text()
+    assert (tmp_path / "curves.png").stat().st_size > 5000 and "synthetic" in card
+    # The kept weights are those of the best validation vessel Dice, and the card says which step that was.
+    best = max(row["val_dice_vessel"] for row in ev["history"])
+    step = next(row["step"] for row in ev["history"] if row["val_dice_vessel"] == best)
+    assert f"best validation Dice (vessel), step {step:,}" in card
     model = load_seg_model(tmp_path / MODEL_FILE)
     assert model.config == SegNetConfig.from_dict(TINY_NET) and model.roi == 48
     assert model.metrics["gate"]["passed"] and 0 <= model.metrics["test"]["lumen"]["dice"] <= 1
@@ -251,9 +256,23 @@ def test_workflow_segments_an_image_only_case(unseen, tmp_path):
     target = results / "img1" / "segmentation" / "surface.vtp"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     r = subprocess.run(
-        [str(snakemake), "-j", "2", "--configfile", "config/test.yaml", "--config", f"cases_dir={tmp_path / 'cases'}",
-         f"results_dir={results}", "--", str(target)],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=900,
+        [
+            str(snakemake),
+            "-j",
+            "2",
+            "--configfile",
+            "config/test.yaml",
+            "--config",
+            f"cases_dir={tmp_path / 'cases'}",
+            f"results_dir={results}",
+            "--",
+            str(target),
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert target.is_file() and (results / "img1" / "segmentation" / "labels.nii.gz").is_file()
@@ -266,8 +285,9 @@ def test_assess_an_image_end_to_end(unseen, tmp_path):
 
     case = unseen[0]
     out = tmp_path / "assess"
-    rc = main(["assess", str(case / "image.nii.gz"), "--case", str(case / "case.yaml"), "--bc-samples", "2",
-               "-o", str(out)])
+    rc = main(
+        ["assess", str(case / "image.nii.gz"), "--case", str(case / "case.yaml"), "--bc-samples", "2", "-o", str(out)]
+    )
     assert rc == 0
     a = json.loads((out / "assessment.json").read_text())
     assert a["inputs"]["kind"] == "image" and a["segmentation"]["segment"]["voxels"]["vessel"] > 0
@@ -285,3 +305,5 @@ def test_fixed_test_cases_stay_out_of_training():
     assert len(s["val"]) == 2 and len(s["train"]) == 16
     with pytest.raises(IahemoError, match="c99"):
         split_cases(names, TrainSegConfig(test_cases=["c99"]))
+    with pytest.raises(IahemoError, match="select_class must be one of"):
+        TrainSegConfig(select_class="sac")

@@ -36,6 +36,8 @@ fi
 stamp="$VENV/.iahemo-install-$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     echo "==> installing iahemo[$EXTRAS] into $VENV"
+    # No wheel cache: torch's CUDA build alone is several GB, and a second copy in ~/.cache ran a CI disk full.
+    export PIP_NO_CACHE_DIR=1
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
     rm -f "$VENV"/.iahemo-install-*

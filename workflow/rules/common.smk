@@ -57,21 +57,31 @@ def _case_entry(cid, case_yaml):
     return None
 
 
-def packed_cases():
-    """Cases whose every run is already in the packed dataset named by dataset.packed (a committed, compressed
-    copy, see surrogate/pack.py): a small machine tops the dataset up across sessions instead of redoing them."""
+def packed_runs():
+    """(case, BC sample) runs already in the packed dataset named by dataset.packed (a committed, compressed copy,
+    see surrogate/pack.py): a small machine tops the dataset up across sessions instead of redoing them."""
     import json
-    from collections import Counter
 
     packed = (config.get("dataset") or {}).get("packed")
     if not packed or not Path(packed).is_file():
         return set()
     with open(packed) as fh:
-        counts = Counter(s["case_id"] for s in json.load(fh)["samples"])
+        return {(s["case_id"], s["bc_sample"]) for s in json.load(fh)["samples"]}
+
+
+PACKED_RUNS = packed_runs()
+
+
+def packed_cases():
+    """Cases whose every run is packed: not even designed or meshed again."""
+    from collections import Counter
+
+    counts = Counter(case for case, _ in PACKED_RUNS)
     n_of = lambda c: config["uq"].get("n_by_case", {}).get(c, config["uq"]["n"])
     done = {c for c, k in counts.items() if k >= n_of(c)}
-    if done:
-        logger.info(f"{len(done)} cases are complete in {packed}: not run again")
+    if PACKED_RUNS:
+        packed = config["dataset"]["packed"]
+        logger.info(f"{len(PACKED_RUNS)} runs are in {packed}, {len(done)} cases complete there: not run again")
     return done
 
 
@@ -101,7 +111,8 @@ def load_cases():
         if missing:
             raise WorkflowError(f"config cases lists unknown case ids: {', '.join(missing)}")
         found = {c: found[c] for c in wanted}
-    found = {c: p for c, p in found.items() if c not in packed_cases()}
+    done = packed_cases()
+    found = {c: p for c, p in found.items() if c not in done}
     cases = {}
     for cid, path in found.items():
         entry = _case_entry(cid, path)
@@ -140,9 +151,10 @@ def post_records(wildcards):
 
 
 def case_sample_records(wildcards):
-    """The sample records of one case's runs. Per case, so every case's design checkpoint is scheduled at once
-    (an input function over all cases stops at the first unfinished checkpoint: cases would mesh one by one)."""
-    ids = design_samples(wildcards.case, wildcards.level)
+    """The sample records of one case's runs not yet packed. Per case, so every case's design checkpoint is
+    scheduled at once (an input function over all cases stops at the first unfinished checkpoint: cases would mesh
+    one by one)."""
+    ids = [s for s in design_samples(wildcards.case, wildcards.level) if (wildcards.case, s) not in PACKED_RUNS]
     return expand(CASE_DIR + "/samples/uq_{sample}.json", case=wildcards.case, level=wildcards.level, sample=ids)
 
 
