@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
-# Run the dataset workflow with every geometry's nominal BC run (s0000) first, then the rest:
+# Run the dataset workflow with every geometry's next missing BC run first (s0000, then s0001, ...), then the rest:
 #   bash tools/dataset_priority.sh [config/dataset.yaml] [extra snakemake options]
 # A 2-core machine finishes ~12 runs an hour at the draft level; this order makes a partial dataset span all
-# geometries instead of a third of them with three runs each.
+# geometries instead of a third of them with three runs each. Runs already in the packed copy (dataset.packed)
+# are not run again. IAHEMO_ONLY_MESHED=1 runs only those next runs of the cases whose mesh exists, and nothing
+# else (a short session's top-up: Snakemake otherwise meshes every case before the first run); rerun it for more.
 set -euo pipefail
 # The rules call `iahemo`; make the repository's environment the one they find.
 export PATH="$PWD/.venv/bin:$PATH"
 cfg=${1:-config/dataset.yaml}
 shift || true
 eval "$(.venv/bin/python - "$cfg" <<'PY'
-import sys, yaml, pathlib
+import csv, json, os, pathlib, sys
+from collections import defaultdict
+
+import yaml
+
 c = yaml.safe_load(open(sys.argv[1]))
 ids = sorted(d.name for d in pathlib.Path(c["cases_dir"]).iterdir() if (d / "case.yaml").is_file())
 if c.get("case_sheet"):
-    import csv
     ids += [r["id"] for r in csv.DictReader(open(c["case_sheet"]))]
 packed = pathlib.Path((c.get("dataset") or {}).get("packed") or "/nonexistent")
-if packed.is_file():  # runs already in the committed copy are not run again (workflow/rules/common.smk)
-    import json
-    done = {s["case_id"] for s in json.load(open(packed))["samples"] if s["bc_sample"] == "s0000"}
-    ids = [i for i in ids if i not in done]
+done = defaultdict(set)
+if packed.is_file():
+    for s in json.load(open(packed))["samples"]:
+        done[s["case_id"]].add(s["bc_sample"])
 res, lvl = c["results_dir"], c["mesh"]["level"]
-print("targets='" + " ".join(f"{res}/{i}/{lvl}/samples/uq_s0000.json" for i in ids) + "'")
+targets = []
+for i in ids:
+    n = c["uq"].get("n_by_case", {}).get(i, c["uq"]["n"])
+    todo = [f"s{k:04d}" for k in range(n) if f"s{k:04d}" not in done[i]]
+    meshed = pathlib.Path(f"{res}/{i}/{lvl}/mesh/qc.json").is_file()
+    if todo and (meshed or os.environ.get("IAHEMO_ONLY_MESHED") != "1"):
+        targets.append(f"{res}/{i}/{lvl}/samples/uq_{todo[0]}.json")
+print("targets='" + " ".join(targets) + "'")
 PY
 )"
+if [ "${IAHEMO_ONLY_MESHED:-0}" = 1 ]; then
+    [ -n "$targets" ] || { echo "no meshed case has a run left to do" >&2; exit 0; }
+    # shellcheck disable=SC2086
+    exec .venv/bin/snakemake -j 2 -k "$@" --configfile "$cfg" -- $targets
+fi
 # shellcheck disable=SC2086
 exec .venv/bin/snakemake -j 2 -k --configfile "$cfg" ${targets:+-P $targets} "$@"
