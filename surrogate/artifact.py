@@ -39,6 +39,9 @@ class SurrogateModel:
     normalisation: Normalisation
     members: list[PointNetPP]
     use_lofi: bool = True  # False: channel 3 zeroed (the ablation model)
+    # True: outside the sac, the fields channel 3 determines (TAWSS, mean WSS vector, OSI) are channel 3's own
+    # answer and the network's are used on the sac only (surrogate.predict.compose_outside_sac).
+    lofi_outside_sac: bool = False
     ood: dict[str, Any] = field(default_factory=dict)  # reference statistics, see surrogate.ood
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # config, manifest hash, curves summary, seeds
@@ -84,6 +87,7 @@ def save_model(model: SurrogateModel, path: str | Path) -> Path:
         "config": model.config.to_dict(),
         "normalisation": model.normalisation.to_dict(),
         "use_lofi": model.use_lofi,
+        "lofi_outside_sac": model.lofi_outside_sac,
         "members": [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in model.members],
         "ood": model.ood,
         "metrics": model.metrics,
@@ -113,6 +117,7 @@ def load_model(path: str | Path) -> SurrogateModel:
         normalisation=Normalisation.from_dict(payload["normalisation"]),
         members=members,
         use_lofi=bool(payload.get("use_lofi", True)),
+        lofi_outside_sac=bool(payload.get("lofi_outside_sac", False)),
         ood=payload.get("ood") or {},
         metrics=payload.get("metrics") or {},
         training=payload.get("training") or {},

@@ -35,6 +35,13 @@ PRESSURE = registry.FIELDS["tap"].key
 PRESSURE_REFERENCE = "bc:mean_pressure_pa"
 
 
+def channel3_fields(lofi: np.ndarray) -> dict[str, np.ndarray]:
+    """Channel 3's own answer for the fields it determines: TAWSS and the mean WSS vector are the low-fidelity
+    estimate, and OSI is 0 (the steady, one-directional flow that estimate assumes)."""
+    lofi = np.asarray(lofi, dtype=np.float64)
+    return {"tawss": np.linalg.norm(lofi, axis=1), "wss_mean": lofi, "osi": np.zeros(len(lofi))}
+
+
 def reference_pressure(values: np.ndarray, names) -> float:
     """The run's pressure reference level (Pa) from its morphology+BC vector; 0 when absent."""
     names = list(names)

@@ -28,6 +28,7 @@ MODEL_FILE = "hemodynamics.pt"
 # Evaluation methods in the card's table, in order, with their column titles (absent methods are left out).
 CARD_COLUMNS = (
     ("surrogate", "surrogate"),
+    ("network", "network alone"),
     ("mean_field", "mean-field baseline"),
     ("nearest_neighbour", "nearest-neighbour baseline"),
     ("lofi", "channel 3 alone (no learning)"),
@@ -51,7 +52,13 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
         f"Wall fields {', '.join(model.normalisation.targets)} on a wall point cloud (TAWSS in log space), from "
         "three input channels: coordinates + normals, the morphology + boundary-condition vector, and the "
         f"low-fidelity Poiseuille WSS vector{' (ablated: zeroed)' if not model.use_lofi else ''}. "
-        f"An ensemble of {len(model.members)} PointNet++-family networks; the spread between members is reported "
+        + (
+            "Outside the aneurysm sac, TAWSS, the mean WSS vector and OSI are channel 3's own answer (OSI 0), which "
+            "was closer to the CFD there than the network; the network's fields are used on the sac. "
+            if model.lofi_outside_sac
+            else ""
+        )
+        + f"An ensemble of {len(model.members)} PointNet++-family networks; the spread between members is reported "
         "as `<field>_std`, and an out-of-distribution flag compares a new case's inputs and latent feature with "
         "the training data.",
         "",
@@ -109,7 +116,9 @@ def distil(
     model.training["data_description"] = man.get("description", "")
     ablated = None
     if ablation:
-        ablated, _ = train_model(manifest, replace(cfg, use_lofi=False, ensemble=1), progress, clouds)
+        ablated, _ = train_model(
+            manifest, replace(cfg, use_lofi=False, lofi_outside_sac=False, ensemble=1), progress, clouds
+        )
     result = evaluate(model, clouds, ablated, "test", maps=out / "maps")
     model.metrics = {"split": "test", "summary": headline(result), "n_samples": result["n_samples"]}
     model.card = model_card(model, man, result)

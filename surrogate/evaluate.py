@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 
 from cfdgen import registry
 from surrogate.artifact import SurrogateModel
-from surrogate.data import PRESSURE, Cloud, split_targets, stack_targets
+from surrogate.data import PRESSURE, Cloud, channel3_fields, split_targets, stack_targets
 from surrogate.metrics import field_errors, sac_errors, sac_quantities, summarise
 from surrogate.predict import _magnitude, predict_arrays
 
@@ -55,9 +55,8 @@ def nearest_neighbour_baseline(model: SurrogateModel, train: list[Cloud], c: Clo
 
 
 def lofi_baseline(c: Cloud) -> dict[str, np.ndarray]:
-    """Channel 3 on its own, no learning: TAWSS and the mean WSS vector are the low-fidelity estimate, and OSI is 0
-    (the steady, one-directional flow that estimate assumes). What the network has to improve on."""
-    return {"tawss": np.linalg.norm(c.lofi, axis=1), "wss_mean": np.asarray(c.lofi), "osi": np.zeros(len(c.points))}
+    """Channel 3 on its own, no learning (``channel3_fields``): what the network has to improve on."""
+    return channel3_fields(c.lofi)
 
 
 def _spread_ratio(std: np.ndarray, pred: np.ndarray, true: np.ndarray) -> float:
@@ -85,10 +84,12 @@ def evaluate(
     held = [c for c in clouds if c.split == split]
     if not held:
         raise ValueError(f"no {split} samples to evaluate on")
+    # A model that answers with channel 3 outside the sac is also scored without that, as the network alone.
+    network = replace(model, lofi_outside_sac=False) if model.lofi_outside_sac else None
     rows, times = [], []
     for c in held:
         truth_sac = _sac(c, c.fields)
-        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
         times.append(p.seconds)
         row = {
             "case_id": c.case_id,
@@ -100,11 +101,15 @@ def evaluate(
             "lofi": _score(c, lofi_baseline(c), truth_sac),
             "spread_error_ratio": {k: _spread_ratio(p.std[k], p.mean[k], c.fields[k]) for k in p.mean},
         }
+        if network is not None:
+            pn = predict_arrays(network, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+            row["network"] = _score(c, pn.mean, truth_sac)
         if ablation is not None:
-            pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+            pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
             row["no_lofi"] = _score(c, pa.mean, truth_sac)
         rows.append(row)
-    methods = ["surrogate", "mean_field", "nearest_neighbour", "lofi"] + (["no_lofi"] if ablation is not None else [])
+    methods = ["surrogate", "mean_field", "nearest_neighbour", "lofi"]
+    methods += (["network"] if network is not None else []) + (["no_lofi"] if ablation is not None else [])
     summary = {m: summarise([r[m]["fields"] for r in rows]) for m in methods}
     sac_summary = {m: summarise([r[m]["sac"] for r in rows if r[m]["sac"] is not None]) for m in methods}
     result = {
@@ -139,6 +144,9 @@ def headline(result: dict) -> dict:
     if "lofi" in s:  # evaluations written before this baseline existed lack it
         out["baseline_lofi_tawss_rel_l2"] = s["lofi"]["tawss"]["rel_l2"]["mean"]
         out["baseline_lofi_osi_mae"] = s["lofi"]["osi"]["mae"]["mean"]
+    if "network" in s:
+        out["network_alone_tawss_rel_l2"] = s["network"]["tawss"]["rel_l2"]["mean"]
+        out["network_alone_osi_mae"] = s["network"]["osi"]["mae"]["mean"]
     if "no_lofi" in s:
         out["ablation_no_lofi_tawss_rel_l2"] = s["no_lofi"]["tawss"]["rel_l2"]["mean"]
         out["ablation_no_lofi_osi_mae"] = s["no_lofi"]["osi"]["mae"]["mean"]
@@ -154,7 +162,7 @@ def comparison_maps(model: SurrogateModel, clouds: list[Cloud], out_dir: Path) -
     paths = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for c in clouds:
-        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
         cloud = pv.PolyData(c.points)
         pts = c.points - c.points.mean(0)
         axes = np.linalg.eigh(np.cov(pts.T))[1]

@@ -273,7 +273,9 @@ def test_workflow_test_config_products(cfd_workflow):
     assert model.training["manifest_sha256"] == digest
     evaluation = json.loads((model_dir / "evaluation.json").read_text())
     assert evaluation["n_geometries"] == 1 and evaluation["n_samples"] == len(ids[evaluation["geometries"][0]])
-    assert set(evaluation["summary"]) == {"surrogate", "mean_field", "nearest_neighbour", "lofi", "no_lofi"}
+    # the surrogate answers with channel 3 outside the sac (the default) and is also scored as the network alone
+    assert set(evaluation["summary"]) == {"surrogate", "network", "mean_field", "nearest_neighbour", "lofi", "no_lofi"}
+    assert model.lofi_outside_sac
     assert 0 < evaluation["headline"]["tawss_rel_l2"] < 10
     assert (model_dir / "model_card.md").read_text().count("synthetic") >= 1
     assert (model_dir / "training_curves.png").stat().st_size > 10_000

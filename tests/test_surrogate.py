@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,17 @@ def write_pipe_dataset(root: Path, radii=(1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4
 def pipes(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipes")
     manifest = write_pipe_dataset(root)
+    # The pipes have no sac: composed with channel 3 outside the sac, the network would have nothing to answer.
     cfg = TrainConfig(
-        epochs=40, points=256, ensemble=2, lr=3e-3, patience=40, threads=1, net=SMALL_NET, lofi_residual=True
+        epochs=40,
+        points=256,
+        ensemble=2,
+        lr=3e-3,
+        patience=40,
+        threads=1,
+        net=SMALL_NET,
+        lofi_residual=True,
+        lofi_outside_sac=False,
     )
     model, clouds = train_model(manifest, cfg, progress=False)
     return manifest, model, clouds
@@ -174,8 +184,8 @@ def test_artifact_round_trip_and_refusals(pipes, tmp_path):
     c = clouds[0]
     from surrogate.predict import predict_arrays
 
-    a = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
-    b = predict_arrays(again, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+    a = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
+    b = predict_arrays(again, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
     np.testing.assert_allclose(a.mean["tawss"], b.mean["tawss"], rtol=1e-6)
     assert again.training["manifest_sha256"] == model.training["manifest_sha256"]
     (tmp_path / "bad.pt").write_bytes(b"not a model")
@@ -188,12 +198,36 @@ def test_artifact_round_trip_and_refusals(pipes, tmp_path):
         load_model(tmp_path / "old.pt")
 
 
+def test_channel3_outside_the_sac_network_on_it(pipes, tmp_path):
+    from surrogate.predict import predict_arrays
+
+    _, model, clouds = pipes
+    c = clouds[0]
+    sac = (c.points[:, 2] > np.median(c.points[:, 2])).astype(np.uint8)  # call half the pipe a "sac"
+    composed = load_model(save_model(replace(model, lofi_outside_sac=True), tmp_path / "m.pt"))
+    assert composed.lofi_outside_sac and not model.lofi_outside_sac  # travels in the artifact
+    net = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+    both = predict_arrays(composed, c.points, c.normals, c.lofi, c.globals_, c.global_names, sac)
+    inside, outside = sac == 1, sac == 0
+    np.testing.assert_allclose(both.mean["tawss"][outside], np.linalg.norm(c.lofi[outside], axis=1))
+    np.testing.assert_allclose(both.mean["wss_mean"][outside], c.lofi[outside])
+    assert np.all(both.mean["osi"][outside] == 0.0)
+    for key in ("tawss", "osi", "wss_mean"):
+        np.testing.assert_allclose(both.mean[key][inside], net.mean[key][inside], rtol=1e-6)
+    np.testing.assert_allclose(both.mean["tap"], net.mean["tap"], rtol=1e-6)  # channel 3 says nothing of pressure
+    # channel 3 is 0.9 x the exact WSS here and the network learned it away: outside the "sac" the error is back
+    t = c.fields["tawss"]
+    assert np.linalg.norm(both.mean["tawss"] - t) > 2 * np.linalg.norm(net.mean["tawss"] - t)
+    with pytest.raises(IahemoError, match="pass the sac mask"):
+        predict_arrays(composed, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+
+
 def test_ood_flags_far_inputs(pipes):
     _, model, clouds = pipes
     c = next(c for c in clouds if c.split == "train")
     from surrogate.predict import ood_verdict, predict_arrays
 
-    p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+    p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
     assert not ood_verdict(model, c.globals_, c.global_names, p.latent)["out_of_distribution"]
     far = c.globals_.copy()
     far[list(c.global_names).index("bc:mean_flow_m3_s")] *= 50  # fifty times any training flow
