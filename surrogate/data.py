@@ -35,11 +35,14 @@ PRESSURE = registry.FIELDS["tap"].key
 PRESSURE_REFERENCE = "bc:mean_pressure_pa"
 
 
+CHANNEL3_KEYS = ("tawss", "wss_mean", "osi")
+
+
 def channel3_fields(lofi: np.ndarray) -> dict[str, np.ndarray]:
-    """Channel 3's own answer for the fields it determines: TAWSS and the mean WSS vector are the low-fidelity
-    estimate, and OSI is 0 (the steady, one-directional flow that estimate assumes)."""
+    """Channel 3's own answer for the fields it determines (CHANNEL3_KEYS): TAWSS and the mean WSS vector are the
+    low-fidelity estimate, and OSI is 0 (the steady, one-directional flow that estimate assumes)."""
     lofi = np.asarray(lofi, dtype=np.float64)
-    return {"tawss": np.linalg.norm(lofi, axis=1), "wss_mean": lofi, "osi": np.zeros(len(lofi))}
+    return dict(zip(CHANNEL3_KEYS, (np.linalg.norm(lofi, axis=1), lofi, np.zeros(len(lofi)))))
 
 
 def reference_pressure(values: np.ndarray, names) -> float:

@@ -20,7 +20,15 @@ from tqdm import tqdm
 from cfdgen.errors import ConfigError, IahemoError
 from surrogate import ood
 from surrogate.artifact import SurrogateModel, file_sha256
-from surrogate.data import TARGETS, Cloud, Normalisation, load_clouds, stack_targets, target_columns
+from surrogate.data import (
+    CHANNEL3_KEYS,
+    TARGETS,
+    Cloud,
+    Normalisation,
+    load_clouds,
+    stack_targets,
+    target_columns,
+)
 from surrogate.pointnet import PointNetConfig, PointNetPP
 
 
@@ -44,6 +52,9 @@ class TrainConfig:
     # compose_outside_sac; needs use_lofi). On the 52-run draft dataset it lowered the shipped model's TAWSS ε
     # from 50.5 % to 34.7 % (9 validation runs) and from 47.1 % to 33.4 % (6 test runs).
     lofi_outside_sac: bool = True
+    # Loss weight, outside the sac, of the fields channel 3 answers there (with lofi_outside_sac the network's
+    # values are not used there; 1.0: every point counts the same). Pressure always counts fully.
+    outside_sac_weight: float = 1.0
     # One thread: on a loaded 2-core machine (CFD running beside) torch's thread barriers made two threads 3-4×
     # slower than one (measured); on an idle machine two gain ~1.5×.
     threads: int = 1
@@ -55,6 +66,8 @@ class TrainConfig:
             raise ConfigError("epochs, batch_size, ensemble must be >= 1 and points >= 16")
         if not 0 < self.lr < 1:
             raise ConfigError(f"lr must be in (0, 1) (got {self.lr})")
+        if not 0 <= self.outside_sac_weight <= 1:
+            raise ConfigError(f"outside_sac_weight must be in [0, 1] (got {self.outside_sac_weight})")
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -77,9 +90,23 @@ class Tensors:
     feats: torch.Tensor  # (n, 6) normals + lofi
     glob: torch.Tensor  # (k,)
     y: torch.Tensor  # (n, c) normalised targets
+    w: torch.Tensor  # (n, c) loss weights
 
 
-def to_tensors(cloud: Cloud, norm: Normalisation, use_lofi: bool) -> Tensors:
+def loss_weights(cloud: Cloud, targets: tuple[str, ...], outside_sac_weight: float = 1.0) -> np.ndarray:
+    """(n, c): ``outside_sac_weight`` for the channel-3 fields' columns at points off the sac, 1 elsewhere."""
+    cols = np.array([k in CHANNEL3_KEYS for k, _ in target_columns(targets)])
+    off_sac = np.asarray(cloud.sac) == 0
+    w = np.ones((len(cloud.points), len(cols)), dtype=np.float32)
+    w[np.ix_(off_sac, cols)] = outside_sac_weight
+    return w
+
+
+def weighted_mse(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return torch.sum(w * (pred - y) ** 2) / torch.clamp(torch.sum(w), min=1e-12)
+
+
+def to_tensors(cloud: Cloud, norm: Normalisation, use_lofi: bool, outside_sac_weight: float = 1.0) -> Tensors:
     return Tensors(
         torch.as_tensor(norm.coords(cloud.points), dtype=torch.float32),
         torch.as_tensor(norm.point_features(cloud.normals, cloud.lofi, use_lofi), dtype=torch.float32),
@@ -88,11 +115,12 @@ def to_tensors(cloud: Cloud, norm: Normalisation, use_lofi: bool) -> Tensors:
             norm.encode_targets(stack_targets(cloud.fields, tuple(norm.targets)), cloud.p_ref, cloud.lofi),
             dtype=torch.float32,
         ),
+        torch.as_tensor(loss_weights(cloud, tuple(norm.targets), outside_sac_weight)),
     )
 
 
 def _batch(items: list[Tensors], n: int | None, gen: torch.Generator | None):
-    xs, fs, gs, ys = [], [], [], []
+    xs, fs, gs, ys, ws = [], [], [], [], []
     m = min(len(t.xyz) for t in items) if n is None else n
     for t in items:
         idx = torch.randperm(len(t.xyz), generator=gen)[:m] if gen is not None else torch.arange(m)
@@ -100,7 +128,8 @@ def _batch(items: list[Tensors], n: int | None, gen: torch.Generator | None):
         fs.append(t.feats[idx])
         gs.append(t.glob)
         ys.append(t.y[idx])
-    return torch.stack(xs), torch.stack(fs), torch.stack(gs), torch.stack(ys)
+        ws.append(t.w[idx])
+    return torch.stack(xs), torch.stack(fs), torch.stack(gs), torch.stack(ys), torch.stack(ws)
 
 
 def network_config(norm: Normalisation, n_feats: int, overrides: dict) -> PointNetConfig:
@@ -114,8 +143,8 @@ def validation_loss(net: PointNetPP, data: list[Tensors], n: int | None) -> floa
     losses = []
     for t in data:
         m = len(t.xyz) if n is None else min(n, len(t.xyz))
-        x, f, g, y = t.xyz[:m][None], t.feats[:m][None], t.glob[None], t.y[:m][None]
-        losses.append(float(torch.mean((net(x, f, g) - y) ** 2)))
+        x, f, g, y, w = t.xyz[:m][None], t.feats[:m][None], t.glob[None], t.y[:m][None], t.w[:m][None]
+        losses.append(float(weighted_mse(net(x, f, g), y, w)))
     return float(np.mean(losses)) if losses else math.nan
 
 
@@ -134,8 +163,8 @@ def train_member(
         order = torch.randperm(len(train), generator=gen).tolist()
         losses = []
         for i in range(0, len(order), cfg.batch_size):
-            x, f, g, y = _batch([train[j] for j in order[i : i + cfg.batch_size]], cfg.points, gen)
-            loss = torch.mean((net(x, f, g) - y) ** 2)
+            x, f, g, y, w = _batch([train[j] for j in order[i : i + cfg.batch_size]], cfg.points, gen)
+            loss = weighted_mse(net(x, f, g), y, w)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
@@ -172,8 +201,10 @@ def train_model(
     if not train_c:
         raise IahemoError(f"{manifest}: no training samples")
     norm = Normalisation.fit(train_c, TARGETS, ("tawss",) if cfg.use_lofi and cfg.lofi_residual else ())
-    train = [to_tensors(c, norm, cfg.use_lofi) for c in train_c]
-    val = [to_tensors(c, norm, cfg.use_lofi) for c in val_c]
+    # The ablation (no channel 3) and a model that uses the network everywhere weigh every point the same.
+    weight = cfg.outside_sac_weight if cfg.use_lofi and cfg.lofi_outside_sac else 1.0
+    train = [to_tensors(c, norm, cfg.use_lofi, weight) for c in train_c]
+    val = [to_tensors(c, norm, cfg.use_lofi, weight) for c in val_c]
     net_cfg = network_config(norm, train[0].feats.shape[1], cfg.net)
     started = time.perf_counter()
     members, logs = [], []

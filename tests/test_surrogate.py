@@ -222,6 +222,29 @@ def test_channel3_outside_the_sac_network_on_it(pipes, tmp_path):
         predict_arrays(composed, c.points, c.normals, c.lofi, c.globals_, c.global_names)
 
 
+def test_loss_weights_count_what_the_surrogate_uses():
+    from types import SimpleNamespace
+
+    from surrogate.data import TARGETS, target_columns
+    from surrogate.train import loss_weights, weighted_mse
+
+    cloud = SimpleNamespace(points=np.zeros((4, 3)), sac=np.array([1, 1, 0, 0], dtype=np.uint8))
+    w = loss_weights(cloud, TARGETS, 0.25)
+    cols = [k for k, _ in target_columns(TARGETS)]
+    assert w.shape == (4, len(cols))
+    for j, key in enumerate(cols):  # pressure counts fully everywhere; channel-3 fields a quarter off the sac
+        assert list(w[:, j]) == ([1, 1, 1, 1] if key == "tap" else [1, 1, 0.25, 0.25])
+    assert np.all(loss_weights(cloud, TARGETS) == 1.0)
+    import torch
+
+    pred, y = torch.zeros(1, 4, len(cols)), torch.ones(1, 4, len(cols))
+    y[0, 2:, :] = 3.0  # errors of 3 off the sac, 1 on it
+    mse = float(weighted_mse(pred, y, torch.as_tensor(w)[None]))
+    n_tap = cols.count("tap")
+    expected = (2 * len(cols) * 1 + 2 * n_tap * 9 + 2 * (len(cols) - n_tap) * 0.25 * 9) / float(w.sum())
+    assert mse == pytest.approx(expected)
+
+
 def test_ood_flags_far_inputs(pipes):
     _, model, clouds = pipes
     c = next(c for c in clouds if c.split == "train")
