@@ -136,12 +136,19 @@ def evaluate(model: SegModel, vols: list[Volume]) -> dict:
     for v in vols:
         prob = to_native(window_probabilities(model.net, v.image, model.roi), v.prepared)
         pred = postprocess(np.argmax(prob, axis=0).astype(np.uint8), float(np.prod(v.spacing)))
-        cases[v.name] = label_metrics(pred, v.native_labels, v.spacing)
+        m = label_metrics(pred, v.native_labels, v.spacing)
+        # HD95 is undefined (inf) where a class was missed altogether: null in the JSON, counted in the means
+        cases[v.name] = {k: {**c, "hd95_mm": c["hd95_mm"] if np.isfinite(c["hd95_mm"]) else None} for k, c in m.items()}
     mean = {}
     for k in CLASSES:
         rows = [c[k] for name, c in cases.items() if k != "aneurysm" or (vols_by(vols, name).native_labels == 2).any()]
         if rows:
-            mean[k] = {m: float(np.mean([r[m] for r in rows])) for m in ("dice", "hd95_mm")}
+            hd = [r["hd95_mm"] for r in rows if r["hd95_mm"] is not None]
+            mean[k] = {
+                "dice": float(np.mean([r["dice"] for r in rows])),
+                "hd95_mm": float(np.mean(hd)) if hd else None,
+                "missed": len(rows) - len(hd),
+            }
     return {"mean": mean, "cases": cases}
 
 
@@ -242,9 +249,14 @@ def train_segmentation(
     return report
 
 
+def _hd95_cell(v: dict) -> str:
+    cell = "–" if v["hd95_mm"] is None else f"{v['hd95_mm']:.2f}"
+    return cell + (f" ({v['missed']} case(s) missed)" if v.get("missed") else "")
+
+
 def model_card(model: SegModel, n_cases: int) -> str:
     t, g = model.metrics["test"], model.metrics["gate"]
-    rows = "\n".join(f"| {k} | {v['dice']:.3f} | {v['hd95_mm']:.2f} |" for k, v in t.items())
+    rows = "\n".join(f"| {k} | {v['dice']:.3f} | {_hd95_cell(v)} |" for k, v in t.items())
     split = model.training["split"]
     init = model.training["config"].get("init")
     init = f"\nFine-tuned from `{init}`." if init else ""

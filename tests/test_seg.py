@@ -119,6 +119,25 @@ def test_postprocess_drops_speckle_keeps_large_pieces_and_fills_holes():
     assert not postprocess(specks, voxel_mm3=0.25).any()
 
 
+def test_a_vessel_piece_inside_the_sac_becomes_sac_a_daughter_vessel_does_not():
+    from surrogate.seg_net import enclosed_vessel_pieces_to_sac
+
+    lab = np.zeros((40, 40, 40), np.uint8)
+    lab[:, 18:22, 18:22] = 1  # parent vessel across the image
+    lab[14:30, 22:36, 14:28] = 2  # the sac on its side
+    lab[20:24, 28:34, 18:22] = 1  # a lobe the network called vessel, inside the sac
+    lab[29:40, 30:34, 18:22] = 1  # a daughter vessel leaving the sac and the image
+    out = enclosed_vessel_pieces_to_sac(lab)
+    assert np.all(out[20:24, 28:34, 18:22] == 2)
+    assert np.all(out[30:40, 30:34, 18:22] == 1) and np.all(out[:, 18:22, 18:22] == 1)
+    assert (out != lab).sum() == 4 * 6 * 4
+    # a piece inside the image that does not touch the sac (a vessel broken at a faint point) stays vessel
+    lab2 = lab.copy()
+    lab2[20:24, 28:34, 18:22] = 2
+    lab2[5:12, 30:34, 5:9] = 1
+    assert np.array_equal(enclosed_vessel_pieces_to_sac(lab2), lab2)
+
+
 TINY_NET = {"channels": [4, 8, 16], "strides": [2, 2], "num_res_units": 0}
 
 
@@ -129,8 +148,10 @@ def _tiny(**kw) -> TrainSegConfig:
 def test_training_writes_a_self_describing_model_that_reloads(cohort, tmp_path):
     out, _ = cohort
     r = train_segmentation([out], tmp_path, _tiny(min_dice=0.0, select_class="vessel"), progress=False)
-    ev = json.loads((tmp_path / "evaluation.json").read_text())
+    # strict JSON: a class missed in a test case (HD95 undefined) must not write Infinity or NaN
+    ev = json.loads((tmp_path / "evaluation.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert set(ev["split"]) == {"train", "val", "test"}
+    assert all(isinstance(v["missed"], int) for v in ev["test"]["mean"].values())
     assert not set(ev["split"]["test"]) & set(ev["split"]["train"])  # split by case
     card = (tmp_path / "card.md").read_text()
     assert (tmp_path / "curves.png").stat().st_size > 5000 and "synthetic" in card
