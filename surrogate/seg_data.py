@@ -156,11 +156,15 @@ def find_pairs(root: str | Path) -> list[Pair]:
     """Image/label pairs of a synthetic cohort (``<case>/image.nii.gz`` + ``labels.nii.gz``) or of the layout public
     challenges use (``imagesTr/<name>[_0000].nii.gz`` + ``labelsTr/<name>.nii.gz``), sorted by name."""
     root = Path(root)
-    pairs = [
-        Pair(d.name, d / "image.nii.gz", d / "labels.nii.gz")
-        for d in sorted(root.iterdir())
-        if (d / "image.nii.gz").is_file() and (d / "labels.nii.gz").is_file()
-    ] if root.is_dir() else []
+    pairs = (
+        [
+            Pair(d.name, d / "image.nii.gz", d / "labels.nii.gz")
+            for d in sorted(root.iterdir())
+            if (d / "image.nii.gz").is_file() and (d / "labels.nii.gz").is_file()
+        ]
+        if root.is_dir()
+        else []
+    )
     images, labels = root / "imagesTr", root / "labelsTr"
     if images.is_dir() and labels.is_dir():
         for f in sorted(images.glob("*.nii*")):
@@ -204,16 +208,26 @@ def load_volume(pair: Pair, cfg: Preprocess) -> Volume:
     return Volume(pair.name, prep.array, labels, native.astype(np.uint8), prep, image.spacing)
 
 
-def augmentation(patch: int, seed: int):
-    """MONAI dictionary transforms: random crops centred on vessel or background, 90° and small free rotations,
-    flips on every axis, intensity scale/shift and noise (scanner-to-scanner contrast)."""
+def augmentation(patch: int, seed: int, crop_ratios: tuple[float, float, float] = (1.0, 1.0, 1.0)):
+    """MONAI dictionary transforms: random crops centred on background, vessel or aneurysm voxels in the given
+    ratios, 90° and small free rotations, flips on every axis, intensity scale/shift and noise (scanner-to-scanner
+    contrast). Aneurysm-centred crops as often as vessel ones: sacs are a small part of the lumen, and small sacs
+    were the ones missed (a missed sac counts against the vessel label too)."""
     from monai import transforms as T
 
     keys = ("image", "label")
     t = T.Compose(
         [
             T.SpatialPadd(keys, spatial_size=(patch,) * 3),
-            T.RandCropByPosNegLabeld(keys, "label", spatial_size=(patch,) * 3, pos=2, neg=1, num_samples=1),
+            T.RandCropByLabelClassesd(
+                keys,
+                "label",
+                spatial_size=(patch,) * 3,
+                ratios=list(crop_ratios),
+                num_classes=len(crop_ratios),
+                num_samples=1,
+                warn=False,  # a volume without an aneurysm simply gets no aneurysm-centred crops
+            ),
             T.RandRotate90d(keys, prob=0.5, spatial_axes=(0, 1)),
             T.RandRotate90d(keys, prob=0.3, spatial_axes=(1, 2)),
             T.RandRotated(keys, range_x=0.3, range_y=0.3, range_z=0.3, prob=0.2, mode=("bilinear", "nearest")),

@@ -328,3 +328,5 @@ def test_fixed_test_cases_stay_out_of_training():
         split_cases(names, TrainSegConfig(test_cases=["c99"]))
     with pytest.raises(IahemoError, match="select_class must be one of"):
         TrainSegConfig(select_class="sac")
+    with pytest.raises(IahemoError, match="crop_ratios must be one non-negative number per label"):
+        TrainSegConfig(crop_ratios=(1.0, 1.0))
