@@ -208,26 +208,24 @@ def load_volume(pair: Pair, cfg: Preprocess) -> Volume:
     return Volume(pair.name, prep.array, labels, native.astype(np.uint8), prep, image.spacing)
 
 
-def augmentation(patch: int, seed: int, crop_ratios: tuple[float, float, float] = (1.0, 1.0, 1.0)):
-    """MONAI dictionary transforms: random crops centred on background, vessel or aneurysm voxels in the given
-    ratios, 90° and small free rotations, flips on every axis, intensity scale/shift and noise (scanner-to-scanner
-    contrast). Aneurysm-centred crops as often as vessel ones: sacs are a small part of the lumen, and small sacs
-    were the ones missed (a missed sac counts against the vessel label too)."""
+def augmentation(patch: int, seed: int, crop_ratios: tuple[float, float, float] | None = None):
+    """MONAI dictionary transforms: random crops centred on lumen or background voxels (2:1), or on background,
+    vessel and aneurysm voxels in ``crop_ratios``; 90° and small free rotations, flips on every axis, intensity
+    scale/shift and noise (scanner-to-scanner contrast)."""
     from monai import transforms as T
 
     keys = ("image", "label")
+    size = (patch,) * 3
+    if crop_ratios is None:
+        crop = T.RandCropByPosNegLabeld(keys, "label", spatial_size=size, pos=2, neg=1, num_samples=1)
+    else:  # a volume without an aneurysm simply gets no aneurysm-centred crops
+        crop = T.RandCropByLabelClassesd(
+            keys, "label", spatial_size=size, ratios=list(crop_ratios), num_classes=3, num_samples=1, warn=False
+        )
     t = T.Compose(
         [
-            T.SpatialPadd(keys, spatial_size=(patch,) * 3),
-            T.RandCropByLabelClassesd(
-                keys,
-                "label",
-                spatial_size=(patch,) * 3,
-                ratios=list(crop_ratios),
-                num_classes=len(crop_ratios),
-                num_samples=1,
-                warn=False,  # a volume without an aneurysm simply gets no aneurysm-centred crops
-            ),
+            T.SpatialPadd(keys, spatial_size=size),
+            crop,
             T.RandRotate90d(keys, prob=0.5, spatial_axes=(0, 1)),
             T.RandRotate90d(keys, prob=0.3, spatial_axes=(1, 2)),
             T.RandRotated(keys, range_x=0.3, range_y=0.3, range_z=0.3, prob=0.2, mode=("bilinear", "nearest")),

@@ -171,7 +171,8 @@ def test_training_writes_a_self_describing_model_that_reloads(cohort, tmp_path):
 def test_a_model_below_the_gate_is_not_where_inference_looks(cohort, tmp_path):
     out, _ = cohort
     with pytest.raises(SegGateFailed, match="below the gate 0.999"):
-        train_segmentation([out], tmp_path, _tiny(min_dice=0.999), progress=False)
+        # (crops centred on each label in turn: the other crop path)
+        train_segmentation([out], tmp_path, _tiny(min_dice=0.999, crop_ratios=(1.0, 1.0, 1.0)), progress=False)
     assert not (tmp_path / MODEL_FILE).exists()
     assert (tmp_path / "rejected" / MODEL_FILE).is_file()
     assert json.loads((tmp_path / "evaluation.json").read_text())["gate"]["passed"] is False
