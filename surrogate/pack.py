@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from cfdgen.atomic import write_json, write_text
@@ -32,8 +33,15 @@ def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> di
         for s in prev["samples"]:
             records.append({**s, "status": "converged", "sample": str((out / s["path"]).resolve())})
     have = {(r["case_id"], str(r["bc_sample"])) for r in records}
+    packed_geometry = {r["case_id"]: r["geometry_hash"] for r in records}
+    refused = []
     for e in entries:
         if (e["case_id"], str(e["bc_sample"])) in have:
+            continue
+        # The split is a hash of the geometry: a case whose surface came out different this time (another hash)
+        # would put one vessel into two splits, or count it as two geometries.
+        if packed_geometry.get(e["case_id"], e["geometry_hash"]) != e["geometry_hash"]:
+            refused.append(f"{e['case_id']}/{e['bc_sample']}")
             continue
         s = read_sample(e["path"])
         c = s.cloud
@@ -55,6 +63,8 @@ def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> di
         m["description"] = description or previous
     write_text(out / "manifest.csv", manifest_csv_text(m))
     write_json(out / "manifest.json", m)
+    if refused:
+        m = {**m, "refused": refused}
     return m
 
 
@@ -81,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     m = pack(manifest, args.out, args.description)
     size = sum(f.stat().st_size for f in Path(args.out).rglob("*.h5")) / 2**20
     print(f"{m['n_samples']} samples of {m['n_geometries']} geometries ({size:.1f} MiB) -> {args.out}")
+    if m.get("refused"):
+        print(
+            f"not packed (the case's geometry hash differs from its packed runs' — its surface was regenerated "
+            f"differently; one vessel must not sit in two splits): {', '.join(m['refused'])}",
+            file=sys.stderr,
+        )
     return 0
 
 

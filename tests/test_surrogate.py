@@ -275,6 +275,15 @@ def test_pack_compresses_and_extends(pipes, tmp_path):
     assert again["description"] == "analytic pipes"  # kept when a later pack gives none
     clouds = load_clouds(tmp_path / "packed" / "manifest.json")
     assert len(clouds) == 16 and all(c.fields["tawss"].shape == (600,) for c in clouds)
+    # new runs of packed cases: one on the same geometry is added, one whose surface came out different (another
+    # geometry hash) is refused — it would put one vessel into two splits
+    src = json.loads(Path(manifest).read_text())
+    a, b = (dict(src["samples"][k]) for k in (0, 1))
+    a["bc_sample"], b["bc_sample"], b["geometry_hash"] = "s9", "s9", "regenerated"
+    (Path(manifest).parent / "more.json").write_text(json.dumps({**src, "samples": [a, b]}))
+    more = pack(Path(manifest).parent / "more.json", tmp_path / "packed")
+    assert more["n_samples"] == 17 and more["refused"] == [f"{b['case_id']}/s9"]
+    assert more["n_geometries"] == m["n_geometries"]
 
 
 def test_cli_predict_shipped_case(pipes, tmp_path):
