@@ -73,8 +73,9 @@ def main() -> None:
         net = {}
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            run = lambda: predict_arrays(model, c.points, c.normals, c.fields[LOFI], g, names, c.sac)  # noqa: E731
-            times = [run().seconds for _ in range(6)]
+            times = [
+                predict_arrays(model, c.points, c.normals, c.fields[LOFI], g, names, c.sac).seconds for _ in range(6)
+            ]
             net[threads] = statistics.median(times[1:])
         net_s = min(net.values())
     cfd_s = mesh_s + sim_s + post_s
