@@ -16,18 +16,27 @@ from collections import defaultdict
 
 import yaml
 
+from cfdgen.case import load_case
+from cfdgen.prepare import file_hash
+
 c = yaml.safe_load(open(sys.argv[1]))
-ids = sorted(d.name for d in pathlib.Path(c["cases_dir"]).iterdir() if (d / "case.yaml").is_file())
+folders = {d.name: d for d in pathlib.Path(c["cases_dir"]).iterdir() if (d / "case.yaml").is_file()}
 if c.get("case_sheet"):
-    ids += [r["id"] for r in csv.DictReader(open(c["case_sheet"]))]
+    folders.update({r["id"]: pathlib.Path(r["path"]) for r in csv.DictReader(open(c["case_sheet"]))})
+ids = sorted(folders)
 packed = pathlib.Path((c.get("dataset") or {}).get("packed") or "/nonexistent")
-done = defaultdict(set)
+done, geometry = defaultdict(set), {}
 if packed.is_file():
     for s in json.load(open(packed))["samples"]:
         done[s["case_id"]].add(s["bc_sample"])
+        geometry[s["case_id"]] = s["geometry_hash"]
 res, lvl = c["results_dir"], c["mesh"]["level"]
 targets = []
 for i in ids:
+    # A surface that came out different from the one the packed runs used would be refused by surrogate.pack.
+    if i in geometry and file_hash(load_case(folders[i]).surface) != geometry[i]:
+        print(f"{i}: its surface is not the one its packed runs used (geometry hash); skipped", file=sys.stderr)
+        continue
     n = c["uq"].get("n_by_case", {}).get(i, c["uq"]["n"])
     todo = [f"s{k:04d}" for k in range(n) if f"s{k:04d}" not in done[i]]
     meshed = pathlib.Path(f"{res}/{i}/{lvl}/mesh/qc.json").is_file()
