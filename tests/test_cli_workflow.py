@@ -161,7 +161,17 @@ def cfd_workflow(tmp_path_factory):
     # (a) interrupt (SIGINT to the whole process group, as Ctrl-C does) once simulate jobs have started
     started = time.monotonic()
     with open(root / "interrupted.log", "w") as log:
-        proc = subprocess.Popen(cmd(), cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Ctrl-C's default action in the child even when this test runs as a background job, whose shell set
+        # SIGINT to "ignore" for everything it starts (seen: a nohup'd `make test` ran the workflow to the end).
+        proc = subprocess.Popen(
+            cmd(),
+            cwd=work,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         interrupted = False
         while proc.poll() is None and time.monotonic() - started < SNAKEMAKE_TIMEOUT:
             # as soon as a CFD run is being assembled or under way (a run or mesh killed before its solver
