@@ -164,10 +164,10 @@ def enclosed_vessel_pieces_to_sac(labels: np.ndarray, min_sac_contact: float = 0
     sizes[0] = 0
     edge = np.zeros(labels.shape, dtype=bool)
     edge[[0, -1], :, :] = edge[:, [0, -1], :] = edge[:, :, [0, -1]] = True
-    touching_edge = set(np.unique(comp[edge]))
+    kept = set(np.unique(comp[edge])) | {int(np.argmax(sizes))}  # the vessel tree: the largest piece, the cut ends
     out = labels.copy()
     for k in range(1, n + 1):
-        if k == int(np.argmax(sizes)) or k in touching_edge:
+        if k in kept:
             continue
         piece = comp == k
         around = ndimage.binary_dilation(piece, structure=np.ones((3, 3, 3))) & ~piece
