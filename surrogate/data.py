@@ -35,7 +35,7 @@ PRESSURE = registry.FIELDS["tap"].key
 PRESSURE_REFERENCE = "bc:mean_pressure_pa"
 
 
-CHANNEL3_KEYS = ("tawss", "wss_mean", "osi")
+CHANNEL3_KEYS = tuple(registry.FIELDS[k].key for k in ("tawss", "wss_mean", "osi"))
 
 
 def channel3_fields(lofi: np.ndarray) -> dict[str, np.ndarray]:

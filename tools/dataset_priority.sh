@@ -34,7 +34,12 @@ res, lvl = c["results_dir"], c["mesh"]["level"]
 targets = []
 for i in ids:
     # A surface that came out different from the one the packed runs used would be refused by surrogate.pack.
-    if i in geometry and file_hash(load_case(folders[i]).surface) != geometry[i]:
+    try:
+        surface = load_case(folders[i]).surface
+    except Exception as exc:  # one line per unreadable case, not a traceback that hides the others
+        print(f"{i}: {exc}; skipped", file=sys.stderr)
+        continue
+    if i in geometry and file_hash(surface) != geometry[i]:
         print(f"{i}: its surface is not the one its packed runs used (geometry hash); skipped", file=sys.stderr)
         continue
     n = c["uq"].get("n_by_case", {}).get(i, c["uq"]["n"])
