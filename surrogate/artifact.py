@@ -22,6 +22,7 @@ from cfdgen.atomic import atomic_path
 from cfdgen.errors import IahemoError
 from surrogate.data import Normalisation
 from surrogate.pointnet import PointNetConfig, PointNetPP
+from surrogate.sac_level import SacLevelModel
 
 FORMAT_VERSION = 1
 KIND = "iahemo.hemodynamics_surrogate"
@@ -42,6 +43,9 @@ class SurrogateModel:
     # True: outside the sac, the fields channel 3 determines (TAWSS, mean WSS vector, OSI) are channel 3's own
     # answer and the network's are used on the sac only (surrogate.predict.compose_outside_sac).
     lofi_outside_sac: bool = False
+    # The sac's TAWSS level relative to the parent artery, set by a case-level model (surrogate.sac_level); None:
+    # the network's own level.
+    sac_level: SacLevelModel | None = None
     ood: dict[str, Any] = field(default_factory=dict)  # reference statistics, see surrogate.ood
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # config, manifest hash, curves summary, seeds
@@ -88,6 +92,7 @@ def save_model(model: SurrogateModel, path: str | Path) -> Path:
         "normalisation": model.normalisation.to_dict(),
         "use_lofi": model.use_lofi,
         "lofi_outside_sac": model.lofi_outside_sac,
+        "sac_level": model.sac_level.to_dict() if model.sac_level is not None else None,
         "members": [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in model.members],
         "ood": model.ood,
         "metrics": model.metrics,
@@ -118,6 +123,7 @@ def load_model(path: str | Path) -> SurrogateModel:
         members=members,
         use_lofi=bool(payload.get("use_lofi", True)),
         lofi_outside_sac=bool(payload.get("lofi_outside_sac", False)),
+        sac_level=SacLevelModel.from_dict(payload["sac_level"]) if payload.get("sac_level") else None,
         ood=payload.get("ood") or {},
         metrics=payload.get("metrics") or {},
         training=payload.get("training") or {},

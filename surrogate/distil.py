@@ -33,6 +33,7 @@ CARD_COLUMNS = (
     ("nearest_neighbour", "nearest-neighbour baseline"),
     ("lofi", "channel 3 alone (no learning)"),
     ("no_lofi", "no channel 3"),
+    ("no_sac_level", "no sac-level model"),
 )
 
 
@@ -56,6 +57,12 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
             "Outside the aneurysm sac, TAWSS, the mean WSS vector and OSI are channel 3's own answer (OSI 0), which "
             "was closer to the CFD there than the network; the network's fields are used on the sac. "
             if model.lofi_outside_sac
+            else ""
+        )
+        + (
+            "The sac's mean TAWSS relative to the parent artery is set by a ridge regression on the morphology "
+            "vector fitted on the training runs; the network gives the pattern within the sac. "
+            if model.sac_level is not None
             else ""
         )
         + f"An ensemble of {len(model.members)} PointNet++-family networks; the spread between members is reported "
@@ -86,6 +93,9 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
             name = "tap − reference level"  # the level is an input; the wall's differences are what is learned
         cells = [fmt(s[m][field][metric]["mean"]) if field in s[m] else "–" for m, _ in columns]
         lines.append(f"| {name} {metric} | " + " | ".join(cells) + " |")
+    sac = result.get("sac_summary", {})
+    cells = [_pct(sac[m]["sac_tawss_rel"]["mean"]) if "sac_tawss_rel" in sac.get(m, {}) else "–" for m, _ in columns]
+    lines.append("| sac-averaged TAWSS rel. error | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Inference: {result['inference_s_median']:.3f} s median for {result['points_per_sample']} points "

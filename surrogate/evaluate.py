@@ -18,15 +18,12 @@ from scipy.spatial import cKDTree
 from cfdgen import registry
 from surrogate.artifact import SurrogateModel
 from surrogate.data import PRESSURE, Cloud, channel3_fields, split_targets, stack_targets
-from surrogate.metrics import field_errors, sac_errors, sac_quantities, summarise
+from surrogate.metrics import field_errors, parent_diameter, sac_errors, sac_quantities, summarise
 from surrogate.predict import _magnitude, predict_arrays
-
-PARENT = "morph:parent_diameter"
 
 
 def _parent_diameter(c: Cloud) -> float:
-    names = list(c.global_names)
-    return float(c.globals_[names.index(PARENT)]) if PARENT in names else float("nan")
+    return parent_diameter(c.globals_, c.global_names)
 
 
 def _sac(c: Cloud, fields: dict) -> dict | None:
@@ -84,8 +81,11 @@ def evaluate(
     held = [c for c in clouds if c.split == split]
     if not held:
         raise ValueError(f"no {split} samples to evaluate on")
-    # A model that answers with channel 3 outside the sac is also scored without that, as the network alone.
-    network = replace(model, lofi_outside_sac=False) if model.lofi_outside_sac else None
+    # A model that answers with channel 3 outside the sac, or sets the sac's level with the case-level model, is
+    # also scored as the network alone; one with the sac-level model also without it.
+    composed = model.lofi_outside_sac or model.sac_level is not None
+    network = replace(model, lofi_outside_sac=False, sac_level=None) if composed else None
+    unlevelled = replace(model, sac_level=None) if model.sac_level is not None else None
     rows, times = [], []
     for c in held:
         truth_sac = _sac(c, c.fields)
@@ -104,12 +104,16 @@ def evaluate(
         if network is not None:
             pn = predict_arrays(network, c.points, c.normals, c.lofi, c.globals_, c.global_names)
             row["network"] = _score(c, pn.mean, truth_sac)
+        if unlevelled is not None:
+            pu = predict_arrays(unlevelled, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
+            row["no_sac_level"] = _score(c, pu.mean, truth_sac)
         if ablation is not None:
             pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
             row["no_lofi"] = _score(c, pa.mean, truth_sac)
         rows.append(row)
     methods = ["surrogate", "mean_field", "nearest_neighbour", "lofi"]
     methods += (["network"] if network is not None else []) + (["no_lofi"] if ablation is not None else [])
+    methods += ["no_sac_level"] if unlevelled is not None else []
     summary = {m: summarise([r[m]["fields"] for r in rows]) for m in methods}
     sac_summary = {m: summarise([r[m]["sac"] for r in rows if r[m]["sac"] is not None]) for m in methods}
     result = {
@@ -150,6 +154,11 @@ def headline(result: dict) -> dict:
     if "no_lofi" in s:
         out["ablation_no_lofi_tawss_rel_l2"] = s["no_lofi"]["tawss"]["rel_l2"]["mean"]
         out["ablation_no_lofi_osi_mae"] = s["no_lofi"]["osi"]["mae"]["mean"]
+    # The sac-averaged TAWSS, what the risk grade reads (relative error, mean over runs with a sac)
+    for m, key in (("surrogate", "sac_tawss_rel_error"), ("no_sac_level", "no_sac_level_sac_tawss_rel_error")):
+        sac = result.get("sac_summary", {}).get(m, {}).get("sac_tawss_rel")
+        if sac:
+            out[key] = sac["mean"]
     return out
 
 

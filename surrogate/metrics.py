@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 
 LSA_FRACTION = 0.1  # LSA: sac area with TAWSS < 10 % of the parent-artery mean (HEMODYNAMICS.md §6, Xiang 2011)
 PARENT_REACH = 1.0  # parent region: non-sac points within this many parent diameters of the sac
+PARENT_INPUT = "morph:parent_diameter"
 
 
 def _err(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,6 +53,12 @@ FIELD_METRICS = {"rel_l2": rel_l2, "nmae": nmae, "max_norm_l2": max_norm_l2, "ma
 
 def field_errors(pred: dict[str, np.ndarray], true: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     return {k: {name: f(pred[k], true[k]) for name, f in FIELD_METRICS.items()} for k in pred if k in true}
+
+
+def parent_diameter(globals_, global_names) -> float:
+    """The parent-artery diameter (mm) from a morphology + BC input vector; NaN when it is not there."""
+    names = list(global_names)
+    return float(globals_[names.index(PARENT_INPUT)]) if PARENT_INPUT in names else float("nan")
 
 
 def parent_mask(points: np.ndarray, sac: np.ndarray, parent_diameter: float) -> np.ndarray:

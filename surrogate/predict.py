@@ -23,9 +23,10 @@ from cfdgen import registry
 from cfdgen.atomic import atomic_dir, write_json
 from cfdgen.errors import IahemoError
 from cfdgen.pointcloud import dataset_name
-from surrogate import ood
+from surrogate import ood, sac_level
 from surrogate.artifact import SurrogateModel, load_model
 from surrogate.data import LOFI, channel3_fields, reference_pressure, split_targets
+from surrogate.metrics import parent_diameter
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "hemodynamics.pt"
 
@@ -82,10 +83,15 @@ def predict_arrays(
     stack = np.stack(outs)
     targets = tuple(norm.targets)
     mean = split_targets(stack.mean(0), targets)
+    std = split_targets(stack.std(0), targets)
     if model.lofi_outside_sac:
         mean = compose_outside_sac(mean, lofi, sac)
+    if model.sac_level is not None and sac is not None:
+        d = parent_diameter(globals_, global_names)
+        mean, factor = sac_level.rescale_sac(mean, points, sac, d, model.sac_level.log_ratio(globals_, global_names))
+        std = sac_level.scale_on_sac(std, sac, factor)  # the members' spread scales with its field
     seconds = time.perf_counter() - started
-    return Prediction(mean, split_targets(stack.std(0), targets), z0, seconds)
+    return Prediction(mean, std, z0, seconds)
 
 
 def ood_verdict(model: SurrogateModel, globals_: np.ndarray, global_names, latent: np.ndarray) -> dict:
@@ -165,6 +171,7 @@ def predict_surface(
                 "members": len(model.members),
                 "uses_lofi": model.use_lofi,
                 "lofi_outside_sac": model.lofi_outside_sac,
+                "sac_level": model.sac_level is not None,
                 "registry_version": registry.REGISTRY_VERSION,
                 "training_manifest_sha256": model.training.get("manifest_sha256"),
                 "trained_on": model.training.get("data_description", ""),

@@ -10,7 +10,6 @@ to the surrogate's fields.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from cfdgen.errors import IahemoError
 from surrogate.artifact import SurrogateModel, read_payload, write_payload
 from surrogate.data import Cloud
-from surrogate.metrics import parent_mask
+from surrogate.metrics import parent_diameter, parent_mask
 from surrogate.pointnet import PointNetConfig, PointNetPP
 from surrogate.predict import predict_arrays
 from surrogate.regions import CATEGORIES, RegionConfig, iou, label_regions, streamwise_gradient
@@ -61,11 +60,6 @@ def point_features(
     ).astype(np.float32)
 
 
-def _parent_diameter(c: Cloud) -> float:
-    names = list(c.global_names)
-    return float(c.globals_[names.index("morph:parent_diameter")]) if "morph:parent_diameter" in names else math.nan
-
-
 @dataclass(eq=False)
 class RegionModel:
     net: PointNetPP
@@ -86,7 +80,7 @@ class RegionModel:
 def _examples(model: SurrogateModel, clouds: list[Cloud], cfg: RegionConfig, progress: bool):
     out = []
     for c in tqdm(clouds, desc="region inputs", disable=not progress, leave=False):
-        d = _parent_diameter(c)
+        d = parent_diameter(c.globals_, c.global_names)
         p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
         truth = label_regions(c.points, c.sac, c.fields["tawss"], c.fields["osi"], c.fields["wss_mean"], d, cfg)
         rule = label_regions(c.points, c.sac, p.mean["tawss"], p.mean["osi"], p.mean["wss_mean"], d, cfg)

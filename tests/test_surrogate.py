@@ -222,6 +222,30 @@ def test_channel3_outside_the_sac_network_on_it(pipes, tmp_path):
         predict_arrays(composed, c.points, c.normals, c.lofi, c.globals_, c.global_names)
 
 
+def test_sac_level_model_travels_and_sets_the_sac_mean(pipes, tmp_path):
+    from surrogate.metrics import parent_diameter
+    from surrogate.predict import predict_arrays
+    from surrogate.sac_level import SacLevelModel, observed_log_ratio
+
+    _, model, clouds = pipes
+    assert model.sac_level is None and model.training["sac_level"].startswith("not fitted")  # pipes have no sac
+    c = clouds[0]
+    sac = (np.abs(c.points[:, 2] - 10.0) < 2.0) & (c.points[:, 0] > 0)  # call a patch of the pipe a "sac"
+    level = SacLevelModel(("morph:parent_diameter",), (3.0,), (1.0,), (-1.2, 0.5), 1.0, 0.1, 10, 5)
+    levelled = load_model(save_model(replace(model, sac_level=level), tmp_path / "m.pt"))
+    assert levelled.sac_level == level  # travels in the artifact
+    plain = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, sac)
+    both = predict_arrays(levelled, c.points, c.normals, c.lofi, c.globals_, c.global_names, sac)
+    d = parent_diameter(c.globals_, c.global_names)
+    expected = -1.2 + 0.5 * (d - 3.0)
+    assert observed_log_ratio(c.points, sac, both.mean["tawss"], d) == pytest.approx(expected, abs=1e-9)
+    np.testing.assert_allclose(both.mean["tawss"][~sac], plain.mean["tawss"][~sac], rtol=1e-6)
+    factor = both.mean["tawss"][sac] / plain.mean["tawss"][sac]
+    np.testing.assert_allclose(factor, factor[0], rtol=1e-6)  # one factor: the sac's pattern is the network's
+    np.testing.assert_allclose(both.std["tawss"][sac], plain.std["tawss"][sac] * factor[0], rtol=1e-6)
+    np.testing.assert_allclose(both.mean["osi"], plain.mean["osi"], rtol=1e-6)
+
+
 def test_loss_weights_count_what_the_surrogate_uses():
     from types import SimpleNamespace
 
