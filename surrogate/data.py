@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +75,43 @@ class Cloud:
         return reference_pressure(self.globals_, self.global_names)
 
 
+FRAMES = ("none", "pca")
+
+
+def canonical_rotation(points: np.ndarray, lofi: np.ndarray | None = None) -> np.ndarray:
+    """R (3 × 3, det +1) whose columns are the cloud's principal axes, largest first: ``points @ R`` puts a vessel in
+    the same pose whatever the scanner's orientation. Signs: the first axis along the low-fidelity flow
+    (Σ lofi · axis > 0; by the third moment of the projections without it), the second by the third moment, the
+    third completes a right-handed frame."""
+    x = np.asarray(points, dtype=np.float64)
+    x = x - x.mean(axis=0)
+    _, vecs = np.linalg.eigh(x.T @ x)
+    axes = vecs[:, ::-1].copy()  # largest variance first
+    for j in (0, 1):
+        proj = x @ axes[:, j]
+        sign = np.sum(proj**3)
+        if j == 0 and lofi is not None:
+            flow = float(np.sum(np.asarray(lofi, dtype=np.float64) @ axes[:, 0]))
+            sign = flow if abs(flow) > 0 else sign
+        if sign < 0:
+            axes[:, j] = -axes[:, j]
+    axes[:, 2] = np.cross(axes[:, 0], axes[:, 1])
+    return axes
+
+
+def rotate_cloud(c: Cloud, rotation: np.ndarray) -> Cloud:
+    """The cloud with its points and every vector (normals, channel 3, vector fields) multiplied by ``rotation``
+    from the right (row vectors)."""
+    r = np.asarray(rotation, dtype=np.float64)
+    fields = {k: v @ r if np.ndim(v) == 2 else v for k, v in c.fields.items()}
+    return replace(c, points=c.points @ r, normals=c.normals @ r, lofi=c.lofi @ r, fields=fields)
+
+
+def in_frame(c: Cloud, frame: str) -> Cloud:
+    """The cloud as a model with this ``frame`` (FRAMES) sees it."""
+    return rotate_cloud(c, canonical_rotation(c.points, c.lofi)) if frame == "pca" else c
+
+
 def target_columns(targets: tuple[str, ...] = TARGETS) -> list[tuple[str, int]]:
     """(field, component) for every output channel: a vector field takes three."""
     return [(k, c) for k in targets for c in range(registry.FIELDS[k].ncomp)]
@@ -88,6 +125,20 @@ def stack_targets(fields: dict[str, np.ndarray], targets: tuple[str, ...] = TARG
         v = np.asarray(fields[k], dtype=np.float64)
         cols.append(v.reshape(len(v), -1))
     return np.concatenate(cols, axis=1)
+
+
+def vector_columns(targets: tuple[str, ...]) -> list[int]:
+    """The first column of every 3-vector field among the stacked targets."""
+    cols = target_columns(targets)
+    return [j for j, (k, c) in enumerate(cols) if c == 0 and registry.FIELDS[k].ncomp == 3]
+
+
+def rotate_targets(y: np.ndarray, targets: tuple[str, ...], rotation: np.ndarray) -> np.ndarray:
+    """Stacked targets (n, c) with every vector field's columns multiplied by ``rotation`` from the right."""
+    y = np.array(y, dtype=np.float64)
+    for j in vector_columns(targets):
+        y[:, j : j + 3] = y[:, j : j + 3] @ rotation
+    return y
 
 
 def split_targets(y: np.ndarray, targets: tuple[str, ...] = TARGETS) -> dict[str, np.ndarray]:
@@ -170,14 +221,24 @@ class Normalisation:
     lofi_residual: list[str] = field(default_factory=list)
     # per global input: finite in every training run (None in artifacts made before this existed)
     global_measured: list[bool] | None = None
+    # "pca": every cloud is turned into its principal-axes frame (canonical_rotation) before the network sees it,
+    # and the vector outputs are turned back
+    frame: str = "none"
 
     # -- fitting
     @classmethod
     def fit(
-        cls, clouds: list[Cloud], targets: tuple[str, ...] = TARGETS, lofi_residual: tuple[str, ...] = ()
+        cls,
+        clouds: list[Cloud],
+        targets: tuple[str, ...] = TARGETS,
+        lofi_residual: tuple[str, ...] = (),
+        frame: str = "none",
     ) -> Normalisation:
+        """Fitted on the clouds as given: in the model's frame already (``in_frame``)."""
         if not clouds:
             raise IahemoError("no training samples to fit the normalisation on")
+        if frame not in FRAMES:
+            raise IahemoError(f"unknown frame {frame!r} (one of {', '.join(FRAMES)})")
         names = clouds[0].global_names
         if any(c.global_names != names for c in clouds):
             raise IahemoError("samples disagree on their morphology/BC vector names (mixed code versions?)")
@@ -204,6 +265,7 @@ class Normalisation:
             relative_pressure=PRESSURE in targets and PRESSURE_REFERENCE in names,
             lofi_residual=[k for k in lofi_residual if k in log_targets],
             global_measured=np.isfinite(g).all(axis=0).tolist(),
+            frame=frame,
         )
         y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets), c.p_ref, c.lofi) for c in clouds])
         norm.target_mean = y.mean(axis=0).tolist()

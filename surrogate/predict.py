@@ -25,7 +25,7 @@ from cfdgen.errors import IahemoError
 from cfdgen.pointcloud import dataset_name
 from surrogate import ood, sac_level
 from surrogate.artifact import SurrogateModel, load_model
-from surrogate.data import LOFI, channel3_fields, reference_pressure, split_targets
+from surrogate.data import LOFI, canonical_rotation, channel3_fields, reference_pressure, rotate_targets, split_targets
 from surrogate.metrics import parent_diameter
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "hemodynamics.pt"
@@ -68,8 +68,10 @@ def predict_arrays(
     if model.lofi_outside_sac and (sac is None or len(sac) != len(points)):
         raise IahemoError("this surrogate uses channel 3 outside the sac: pass the sac mask of the points")
     norm = model.normalisation
-    x = torch.as_tensor(norm.coords(points), dtype=torch.float32)[None]
-    f = torch.as_tensor(norm.point_features(normals, lofi, model.use_lofi), dtype=torch.float32)[None]
+    # the network works in the model's frame; the vector outputs are turned back below
+    rot = canonical_rotation(points, lofi) if norm.frame == "pca" else np.eye(3)
+    x = torch.as_tensor(norm.coords(points @ rot), dtype=torch.float32)[None]
+    f = torch.as_tensor(norm.point_features(normals @ rot, lofi @ rot, model.use_lofi), dtype=torch.float32)[None]
     g = torch.as_tensor(norm.globals_(globals_, global_names), dtype=torch.float32)[None]
     started = time.perf_counter()
     outs, z0 = [], None
@@ -77,7 +79,7 @@ def predict_arrays(
     p_ref = reference_pressure(globals_, global_names)
     for i, net in enumerate(model.members):
         y, z = net(x, f, g, return_latent=True, plan=plan)
-        outs.append(norm.decode_targets(y[0].numpy(), p_ref, lofi))
+        outs.append(rotate_targets(norm.decode_targets(y[0].numpy(), p_ref, lofi), tuple(norm.targets), rot.T))
         if i == 0:
             z0 = z[0].numpy()
     stack = np.stack(outs)

@@ -22,12 +22,15 @@ from surrogate import ood, sac_level
 from surrogate.artifact import SurrogateModel, file_sha256
 from surrogate.data import (
     CHANNEL3_KEYS,
+    FRAMES,
     TARGETS,
     Cloud,
     Normalisation,
+    in_frame,
     load_clouds,
     stack_targets,
     target_columns,
+    vector_columns,
 )
 from surrogate.pointnet import PointNetConfig, PointNetPP
 
@@ -62,6 +65,12 @@ class TrainConfig:
     # session-8 weights on the 55-run dataset: sac-averaged TAWSS error on the 8 test runs 141 % -> 38 % (mean),
     # TAWSS ε 34.0 % -> 33.7 %.
     sac_level: bool = True
+    # Orientation: "pca" turns every cloud into its principal-axes frame (surrogate.data.canonical_rotation), so
+    # a vessel's pose in the scanner does not change the answer; "none" keeps the sample's coordinates.
+    frame: str = "none"
+    # A random rotation of each cloud at every step (points, normals, channel 3 and the mean WSS vector target
+    # together): orientation learned from the data rather than fixed by a frame.
+    augment_rotation: bool = False
     # One thread: on a loaded 2-core machine (CFD running beside) torch's thread barriers made two threads 3-4×
     # slower than one (measured); on an idle machine two gain ~1.5×.
     threads: int = 1
@@ -73,6 +82,8 @@ class TrainConfig:
             raise ConfigError("epochs, batch_size, ensemble must be >= 1 and points >= 16")
         if not 0 < self.lr < 1:
             raise ConfigError(f"lr must be in (0, 1) (got {self.lr})")
+        if self.frame not in FRAMES:
+            raise ConfigError(f"frame must be one of {', '.join(FRAMES)} (got {self.frame!r})")
         if not 0 <= self.outside_sac_weight <= 1:
             raise ConfigError(f"outside_sac_weight must be in [0, 1] (got {self.outside_sac_weight})")
 
@@ -155,9 +166,54 @@ def validation_loss(net: PointNetPP, data: list[Tensors], n: int | None) -> floa
     return float(np.mean(losses)) if losses else math.nan
 
 
+@dataclass(frozen=True, eq=False)
+class VectorColumns:
+    """Where the vectors sit in a batch, for rotating it: the point features are normals then channel 3 (three
+    columns each); the vector targets start at ``targets`` and are standardised per column by mean/std."""
+
+    targets: tuple[int, ...]
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def of(cls, norm: Normalisation) -> VectorColumns:
+        return cls(
+            tuple(vector_columns(tuple(norm.targets))),
+            torch.as_tensor(norm.target_mean, dtype=torch.float32),
+            torch.as_tensor(norm.target_std, dtype=torch.float32),
+        )
+
+
+def random_rotations(n: int, gen: torch.Generator) -> torch.Tensor:
+    """(n, 3, 3) rotations drawn uniformly (QR of Gaussian matrices, signs fixed, det +1)."""
+    q, r = torch.linalg.qr(torch.randn(n, 3, 3, generator=gen))
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[:, None, :]
+    det = torch.linalg.det(q)
+    q[:, :, 2] *= det[:, None]
+    return q
+
+
+def rotate_batch(x, f, y, rot: torch.Tensor, cols: VectorColumns):
+    """The batch turned by ``rot`` (b, 3, 3), row vectors: coordinates, normals, channel 3, vector targets."""
+    x = x @ rot
+    f = torch.cat([f[..., 0:3] @ rot, f[..., 3:6] @ rot, f[..., 6:]], dim=-1)
+    y = y.clone()
+    for j in cols.targets:
+        m, sd = cols.mean[j : j + 3], cols.std[j : j + 3]
+        y[..., j : j + 3] = ((y[..., j : j + 3] * sd + m) @ rot - m) / sd
+    return x, f, y
+
+
 def train_member(
-    cfg: TrainConfig, net_cfg: PointNetConfig, train: list[Tensors], val: list[Tensors], seed: int, progress: bool
+    cfg: TrainConfig,
+    net_cfg: PointNetConfig,
+    train: list[Tensors],
+    val: list[Tensors],
+    seed: int,
+    progress: bool,
+    cols: VectorColumns | None = None,
 ) -> tuple[PointNetPP, dict]:
+    """One ensemble member; ``cols`` given: every batch turned by a random rotation (augmentation)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = PointNetPP(net_cfg)
@@ -171,6 +227,8 @@ def train_member(
         losses = []
         for i in range(0, len(order), cfg.batch_size):
             x, f, g, y, w = _batch([train[j] for j in order[i : i + cfg.batch_size]], cfg.points, gen)
+            if cols is not None:
+                x, f, y = rotate_batch(x, f, y, random_rotations(len(x), gen), cols)
             loss = weighted_mse(net(x, f, g), y, w)
             opt.zero_grad()
             loss.backward()
@@ -207,16 +265,20 @@ def train_model(
     val_c = [c for c in clouds if c.split == "val"]
     if not train_c:
         raise IahemoError(f"{manifest}: no training samples")
-    norm = Normalisation.fit(train_c, TARGETS, ("tawss",) if cfg.use_lofi and cfg.lofi_residual else ())
+    # the network sees (and the normalisation is fitted on) the clouds in the model's frame
+    train_f = [in_frame(c, cfg.frame) for c in train_c]
+    residual = ("tawss",) if cfg.use_lofi and cfg.lofi_residual else ()
+    norm = Normalisation.fit(train_f, TARGETS, residual, cfg.frame)
     # The ablation (no channel 3) and a model that uses the network everywhere weigh every point the same.
     weight = cfg.outside_sac_weight if cfg.use_lofi and cfg.lofi_outside_sac else 1.0
-    train = [to_tensors(c, norm, cfg.use_lofi, weight) for c in train_c]
-    val = [to_tensors(c, norm, cfg.use_lofi, weight) for c in val_c]
+    train = [to_tensors(c, norm, cfg.use_lofi, weight) for c in train_f]
+    val = [to_tensors(in_frame(c, cfg.frame), norm, cfg.use_lofi, weight) for c in val_c]
+    cols = VectorColumns.of(norm) if cfg.augment_rotation else None
     net_cfg = network_config(norm, train[0].feats.shape[1], cfg.net)
     started = time.perf_counter()
     members, logs = [], []
     for k in range(cfg.ensemble):
-        net, log = train_member(cfg, net_cfg, train, val, cfg.seed + k, progress)
+        net, log = train_member(cfg, net_cfg, train, val, cfg.seed + k, progress, cols)
         members.append(net)
         logs.append(log)
     seconds = time.perf_counter() - started
