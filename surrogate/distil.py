@@ -34,6 +34,7 @@ CARD_COLUMNS = (
     ("lofi", "channel 3 alone (no learning)"),
     ("no_lofi", "no channel 3"),
     ("no_sac_level", "no sac-level model"),
+    ("turned", "vessel turned to another pose"),
 )
 
 

@@ -56,6 +56,16 @@ def lofi_baseline(c: Cloud) -> dict[str, np.ndarray]:
     return channel3_fields(c.lofi)
 
 
+def turned_prediction(model: SurrogateModel, c: Cloud, seed: int) -> dict[str, np.ndarray]:
+    """The model's fields for the vessel turned by a random rotation (seeded), vectors turned back: the same
+    answer as for the original pose if the model is orientation-blind (a scanner's pose is arbitrary)."""
+    from scipy.spatial.transform import Rotation
+
+    q = Rotation.random(random_state=seed).as_matrix()
+    p = predict_arrays(model, c.points @ q.T, c.normals @ q.T, c.lofi @ q.T, c.globals_, c.global_names, c.sac)
+    return {k: v @ q if np.ndim(v) == 2 else v for k, v in p.mean.items()}
+
+
 def _spread_ratio(std: np.ndarray, pred: np.ndarray, true: np.ndarray) -> float:
     """Mean ensemble spread over mean error: near 1 when the spread is an honest error estimate."""
     return float(np.mean(_magnitude(std)) / max(float(np.mean(_magnitude(np.asarray(pred) - true))), 1e-300))
@@ -75,8 +85,10 @@ def evaluate(
     ablation: SurrogateModel | None = None,
     split: str = "test",
     maps: Path | None = None,
+    turned: bool = True,
 ) -> dict:
-    """Metrics of the model, the baselines and the ablation on ``split`` (per sample and summarised)."""
+    """Metrics of the model, the baselines and the ablation on ``split`` (per sample and summarised); with
+    ``turned`` also of the model on the held-out vessels turned to another pose (``turned_prediction``)."""
     train = [c for c in clouds if c.split == "train"]
     held = [c for c in clouds if c.split == split]
     if not held:
@@ -107,6 +119,8 @@ def evaluate(
         if unlevelled is not None:
             pu = predict_arrays(unlevelled, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
             row["no_sac_level"] = _score(c, pu.mean, truth_sac)
+        if turned:
+            row["turned"] = _score(c, turned_prediction(model, c, seed=len(rows)), truth_sac)
         if ablation is not None:
             pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
             row["no_lofi"] = _score(c, pa.mean, truth_sac)
@@ -114,6 +128,7 @@ def evaluate(
     methods = ["surrogate", "mean_field", "nearest_neighbour", "lofi"]
     methods += (["network"] if network is not None else []) + (["no_lofi"] if ablation is not None else [])
     methods += ["no_sac_level"] if unlevelled is not None else []
+    methods += ["turned"] if turned else []
     summary = {m: summarise([r[m]["fields"] for r in rows]) for m in methods}
     sac_summary = {m: summarise([r[m]["sac"] for r in rows if r[m]["sac"] is not None]) for m in methods}
     result = {
@@ -151,6 +166,8 @@ def headline(result: dict) -> dict:
     if "network" in s:
         out["network_alone_tawss_rel_l2"] = s["network"]["tawss"]["rel_l2"]["mean"]
         out["network_alone_osi_mae"] = s["network"]["osi"]["mae"]["mean"]
+    if "turned" in s:
+        out["turned_tawss_rel_l2"] = s["turned"]["tawss"]["rel_l2"]["mean"]
     if "no_lofi" in s:
         out["ablation_no_lofi_tawss_rel_l2"] = s["no_lofi"]["tawss"]["rel_l2"]["mean"]
         out["ablation_no_lofi_osi_mae"] = s["no_lofi"]["osi"]["mae"]["mean"]
