@@ -34,7 +34,14 @@ class SacLevelModel:
     n_geometries: int
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain Python values only: the artifact is read with torch.load(weights_only=True), which refuses numpy
+        scalars."""
+        d = asdict(self)
+        for k in ("mean", "scale", "weights"):
+            d[k] = [float(x) for x in d[k]]
+        d.update(names=list(self.names), ridge=float(self.ridge), cv_abs_log_error=float(self.cv_abs_log_error))
+        d.update(n_runs=int(self.n_runs), n_geometries=int(self.n_geometries))
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> SacLevelModel:
@@ -94,7 +101,13 @@ def fit_sac_level(x: np.ndarray, y: np.ndarray, names, geometries, ridges: tuple
     errors = {r: cv_error(r) for r in ridges}
     best = min(errors, key=errors.get)
     w = _solve(z, y, best)
-    return SacLevelModel(tuple(names), tuple(mean), tuple(scale), tuple(w), best, errors[best], len(y), len(groups))
+    return SacLevelModel(
+        tuple(names), _floats(mean), _floats(scale), _floats(w), float(best), errors[best], len(y), len(groups)
+    )
+
+
+def _floats(values) -> tuple[float, ...]:
+    return tuple(float(v) for v in values)
 
 
 def fit_from_clouds(clouds) -> SacLevelModel:

@@ -229,7 +229,7 @@ def test_channel3_outside_the_sac_network_on_it(pipes, tmp_path):
 def test_sac_level_model_travels_and_sets_the_sac_mean(pipes, tmp_path):
     from surrogate.metrics import parent_diameter
     from surrogate.predict import predict_arrays
-    from surrogate.sac_level import SacLevelModel, observed_log_ratio
+    from surrogate.sac_level import SacLevelModel, fit_sac_level, observed_log_ratio
 
     _, model, clouds = pipes
     assert model.sac_level is None and model.training["sac_level"].startswith("not fitted")  # pipes have no sac
@@ -238,6 +238,10 @@ def test_sac_level_model_travels_and_sets_the_sac_mean(pipes, tmp_path):
     level = SacLevelModel(("morph:parent_diameter",), (3.0,), (1.0,), (-1.2, 0.5), 1.0, 0.1, 10, 5)
     levelled = load_model(save_model(replace(model, sac_level=level), tmp_path / "m.pt"))
     assert levelled.sac_level == level  # travels in the artifact
+    # a fitted one too (numpy underneath; the artifact is read with weights_only=True)
+    x = np.random.default_rng(0).normal(size=(12, 1))
+    fitted = fit_sac_level(x, 0.3 * x[:, 0], ["morph:parent_diameter"], np.arange(12) // 2)
+    assert load_model(save_model(replace(model, sac_level=fitted), tmp_path / "f.pt")).sac_level == fitted
     plain = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, sac)
     both = predict_arrays(levelled, c.points, c.normals, c.lofi, c.globals_, c.global_names, sac)
     d = parent_diameter(c.globals_, c.global_names)
