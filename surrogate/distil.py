@@ -61,6 +61,12 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
             else ""
         )
         + (
+            "Each vessel is turned into its principal-axes frame before the network sees it, so its pose in the "
+            "scanner does not change the answer. "
+            if model.normalisation.frame == "pca"
+            else ""
+        )
+        + (
             "The sac's mean TAWSS relative to the parent artery is set by a ridge regression on the morphology "
             "vector fitted on the training runs; the network gives the pattern within the sac. "
             if model.sac_level is not None

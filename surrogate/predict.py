@@ -174,6 +174,7 @@ def predict_surface(
                 "uses_lofi": model.use_lofi,
                 "lofi_outside_sac": model.lofi_outside_sac,
                 "sac_level": model.sac_level is not None,
+                "frame": model.normalisation.frame,
                 "registry_version": registry.REGISTRY_VERSION,
                 "training_manifest_sha256": model.training.get("manifest_sha256"),
                 "trained_on": model.training.get("data_description", ""),
