@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from cfdgen import registry
 from surrogate.metrics import parent_diameter, parent_mask
 
 PREFIX = "morph:"
 RIDGES = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
-SCALED = ("tawss", "wss_mean")  # fields proportional to the wall's shear level; OSI and pressure are not
+# fields proportional to the wall's shear level (OSI and pressure are not), by their registry keys
+SCALED = tuple(registry.FIELDS[k].key for k in ("tawss", "wss_mean"))
 
 
 @dataclass(frozen=True)
