@@ -102,7 +102,13 @@ def mesh_pipe(case: PipeCase, work: str | Path) -> Path:
 
 
 def run_pipe(
-    case: PipeCase, mesh_dir: str | Path, run_dir: str | Path, cycles: float, record_cycles: float = 1.0, n_procs=1
+    case: PipeCase,
+    mesh_dir: str | Path,
+    run_dir: str | Path,
+    cycles: float,
+    record_cycles: float = 1.0,
+    n_procs=1,
+    interpolation: str = SolverConfig.interpolation,
 ) -> PipeRun:
     """Run the meshed pipe; WSS(t) averaged over the middle third of its length against the closed form."""
     mesh_qc = json.loads((Path(mesh_dir) / "qc.json").read_text())
@@ -117,6 +123,7 @@ def run_pipe(
         max_delta_t=case.period / 400,
         max_co=3.0,
         n_procs=n_procs,
+        interpolation=interpolation,
     )
     result = simulate(mesh_dir, run_dir, bc, solver, progress=False)
     if result.status != "converged":

@@ -91,7 +91,13 @@ def _cmd_simulate(args) -> int:
         bc = run_boundary_conditions(args.mesh, case, profile=args.profile)
     for note in bc.notes:
         print(f"note: {note}")
-    solver = SolverConfig(cycles=args.cycles, n_procs=args.np, max_co=args.max_co, n_outer=args.n_outer)
+    solver = SolverConfig(
+        cycles=args.cycles,
+        n_procs=args.np,
+        max_co=args.max_co,
+        n_outer=args.n_outer,
+        **({"interpolation": args.interpolation} if args.interpolation else {}),
+    )
     result = simulate(args.mesh, args.out, bc, solver, end_time=args.end_time, progress=not args.quiet, extra=extra)
     qc = result.qc
     if result.status != "converged":
@@ -441,6 +447,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--np", type=int, default=1, help="MPI ranks (default 1)")
     p.add_argument("--max-co", type=float, default=0.8, help="maximum Courant number (default 0.8)")
     p.add_argument("--n-outer", type=int, default=1, help="PIMPLE outer correctors (2 or more for Co > 1)")
+    p.add_argument(
+        "--interpolation",
+        default=None,
+        help="face interpolation: 'linear' or 'skewCorrected linear' (default: the library's, see README)",
+    )
     p.add_argument("--profile", default="womersley", choices=["womersley", "parabolic", "plug"])
     p.add_argument("--design", default=None, help="UQ design folder: take the BCs from one of its rows")
     p.add_argument("--sample", default=None, help="sample_id of the design row (with --design)")

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from cfdgen.errors import IahemoError
+from cfdgen.errors import ConfigError, IahemoError
 from cfdgen.simulate import SolverConfig, simulate
 from cfdgen.verify import PipeCase, mesh_pipe, poiseuille_error, run_pipe, steady_pipe, womersley_errors
 
@@ -36,8 +36,17 @@ def test_poiseuille_wss(steady, tmp_path):
     case, mesh = steady
     run = run_pipe(case, mesh, tmp_path / "run", cycles=0.15 / case.period, record_cycles=0.05 / case.period)
     err = poiseuille_error(run)
-    print(f"Poiseuille: WSS {run.wss[-1]:.4f} Pa vs {run.wss[-1] / (1 + err):.4f} Pa ({err:+.2%}), {run.cells} cells")
-    assert abs(err) < 0.03
+    # The same flow through the meshed lumen (the wall's chords cut the circle): what is left is the solver's error.
+    err_meshed = (1 + err) * run.area_ratio**1.5 - 1
+    print(
+        f"Poiseuille: WSS {run.wss[-1]:.4f} Pa vs {run.wss[-1] / (1 + err):.4f} Pa ({err:+.2%}; meshed lumen "
+        f"{err_meshed:+.2%}), {run.cells} cells"
+    )
+    # Linear interpolation without the skew correction measured +2.2 % here (+1.0 % beyond the meshed lumen, the
+    # same at coarse level); the default scheme +0.6 % (-0.6 %).
+    assert "skewCorrected linear" in (run.run_dir / "system" / "fvSchemes").read_text()
+    assert abs(err) < 0.015
+    assert abs(err_meshed) < 0.015
     assert np.ptp(run.wss[-3:]) < 1e-3 * run.wss[-1]  # steady: the start-up transient has died out
 
 
@@ -49,11 +58,18 @@ def test_womersley_wss_waveform(tmp_path):
     print(json.dumps({k: round(v, 4) for k, v in e.items()}))
     assert e["womersley_wss_rel_l2"] < 0.10
     assert e["womersley_peak_wss_rel_error"] < 0.10
+    # the goal is 2 %: 1.9 % measured with the skew-corrected interpolation (3.3 % without)
+    assert e["womersley_wss_rel_l2"] < 0.025
     # the check has teeth: quasi-steady Poiseuille would miss the peak by far more than the tolerance
     assert abs(e["peak_wss_quasi_steady_pa"] / e["peak_wss_exact_pa"] - 1) > 0.15
     # the meshed lumen is the circle cut by chords: a little smaller, never larger (tiny level: ~0.99)
     assert 0.97 < e["meshed_area_ratio"] < 1.0
     assert e["womersley_wss_rel_l2_meshed_lumen"] < 0.10
+
+
+def test_solver_config_refuses_an_unknown_interpolation():
+    with pytest.raises(ConfigError, match="interpolation must be one of"):
+        SolverConfig(interpolation="upwind")
 
 
 def test_diverging_run_is_recorded_and_never_sampled(steady, tmp_path):

@@ -13,6 +13,7 @@ _SIM = config["simulate"]
 SIMULATE_OPTIONS = (
     (f"--end-time {_SIM['end_time']}" if _SIM.get("end_time") is not None else f"--cycles {_SIM['cycles']}")
     + f" --max-co {_SIM.get('max_co', 0.8)} --n-outer {_SIM.get('n_outer', 1)}"
+    + f" --interpolation '{_SIM['interpolation']}'"
 )
 
 
