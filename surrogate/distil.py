@@ -100,6 +100,14 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
             name = "tap − reference level"  # the level is an input; the wall's differences are what is learned
         cells = [fmt(s[m][field][metric]["mean"]) if field in s[m] else "–" for m, _ in columns]
         lines.append(f"| {name} {metric} | " + " | ".join(cells) + " |")
+    where = result.get("where_summary", {})
+    for part, title in (("off_sac", "TAWSS rel_l2 off the sac"), ("sac", "TAWSS rel_l2 on the sac")):
+        key = f"rel_l2_{part}"
+        cells = [
+            _pct(where[m]["tawss"][key]["mean"]) if key in where.get(m, {}).get("tawss", {}) else "–"
+            for m, _ in columns
+        ]
+        lines.append(f"| {title} | " + " | ".join(cells) + " |")
     sac = result.get("sac_summary", {})
     cells = [_pct(sac[m]["sac_tawss_rel"]["mean"]) if "sac_tawss_rel" in sac.get(m, {}) else "–" for m, _ in columns]
     lines.append("| sac-averaged TAWSS rel. error | " + " | ".join(cells) + " |")

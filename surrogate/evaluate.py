@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from cfdgen import registry
 from surrogate.artifact import SurrogateModel
 from surrogate.data import PRESSURE, Cloud, channel3_fields, split_targets, stack_targets
-from surrogate.metrics import field_errors, parent_diameter, sac_errors, sac_quantities, summarise
+from surrogate.metrics import field_errors, parent_diameter, sac_errors, sac_quantities, summarise, where_errors
 from surrogate.predict import _magnitude, predict_arrays
 
 
@@ -76,7 +76,11 @@ def _score(c: Cloud, pred: dict[str, np.ndarray], truth_sac: dict | None) -> dic
     truth = {k: c.fields[k] for k in pred}
     rel = {k: v - c.p_ref if k == PRESSURE else v for k, v in pred.items()}
     truth_rel = {k: v - c.p_ref if k == PRESSURE else v for k, v in truth.items()}
-    return {"fields": field_errors(rel, truth_rel), "sac": sac_errors(_sac(c, pred), truth_sac)}
+    return {
+        "fields": field_errors(rel, truth_rel),
+        "sac": sac_errors(_sac(c, pred), truth_sac),
+        "where": {"tawss": where_errors(pred["tawss"], truth["tawss"], c.sac)} if "tawss" in pred else {},
+    }
 
 
 def evaluate(
@@ -131,6 +135,7 @@ def evaluate(
     methods += ["turned"] if turned else []
     summary = {m: summarise([r[m]["fields"] for r in rows]) for m in methods}
     sac_summary = {m: summarise([r[m]["sac"] for r in rows if r[m]["sac"] is not None]) for m in methods}
+    where_summary = {m: summarise([r[m]["where"] for r in rows]) for m in methods}
     result = {
         "split": split,
         "n_samples": len(held),
@@ -138,6 +143,7 @@ def evaluate(
         "geometries": sorted({c.case_id for c in held}),
         "summary": summary,
         "sac_summary": sac_summary,
+        "where_summary": where_summary,
         "inference_s_median": float(np.median(times)),
         "points_per_sample": int(np.median([len(c.points) for c in held])),
         "per_sample": rows,
@@ -166,6 +172,12 @@ def headline(result: dict) -> dict:
     if "network" in s:
         out["network_alone_tawss_rel_l2"] = s["network"]["tawss"]["rel_l2"]["mean"]
         out["network_alone_osi_mae"] = s["network"]["osi"]["mae"]["mean"]
+    # ε on the sac and off it (the whole-cloud ε is mostly the parent vessels'; metrics.where_errors)
+    for m, prefix in (("surrogate", ""), ("network", "network_alone_"), ("lofi", "baseline_lofi_")):
+        for part in ("sac", "off_sac"):
+            w = result.get("where_summary", {}).get(m, {}).get("tawss", {}).get(f"rel_l2_{part}")
+            if w:
+                out[f"{prefix}tawss_rel_l2_{part}"] = w["mean"]
     if "turned" in s:
         out["turned_tawss_rel_l2"] = s["turned"]["tawss"]["rel_l2"]["mean"]
     if "no_lofi" in s:

@@ -117,6 +117,19 @@ def test_metrics_on_exact_values():
     assert metrics.rel_l2(v * 1.2, v) == pytest.approx(0.2)
 
 
+def test_errors_on_and_off_the_sac():
+    true = np.array([1.0, 1.0, 3.0, 4.0])  # sac: the first two points, 2 of the norm's 27
+    pred = np.array([1.5, 1.5, 3.3, 4.4])
+    w = metrics.where_errors(pred, true, np.array([1, 1, 0, 0]))
+    assert w["rel_l2_sac"] == pytest.approx(0.5)
+    assert w["rel_l2_off_sac"] == pytest.approx(0.1)
+    assert w["off_sac_share"] == pytest.approx(25 / 27)
+    # the whole-cloud ε is the two parts weighed by their shares of the norm
+    whole = np.sqrt(0.5**2 * 2 / 27 + 0.1**2 * 25 / 27)
+    assert metrics.rel_l2(pred, true) == pytest.approx(whole)
+    assert metrics.where_errors(pred, true, np.zeros(4))["rel_l2_sac"] is None
+
+
 def test_sac_quantities_lsa():
     # a sac of 10 points next to a parent of 10 points (1 mm away); 3 sac points below 10 % of the parent mean
     parent = np.column_stack([np.arange(10.0), np.zeros(10), np.zeros(10)])
