@@ -19,7 +19,7 @@ from cfdgen import registry  # noqa: E402
 from cfdgen.bc import BoundaryConditions  # noqa: E402
 from cfdgen.dataset import write_manifest  # noqa: E402
 from cfdgen.errors import IahemoError  # noqa: E402
-from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, write_sample  # noqa: E402
+from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, read_sample, write_sample  # noqa: E402
 from surrogate import metrics, ood  # noqa: E402
 from surrogate.artifact import load_model, save_model  # noqa: E402
 from surrogate.data import Normalisation, load_clouds  # noqa: E402
@@ -392,15 +392,25 @@ def test_pack_compresses_and_extends(pipes, tmp_path):
     assert again["description"] == "analytic pipes"  # kept when a later pack gives none
     clouds = load_clouds(tmp_path / "packed" / "manifest.json")
     assert len(clouds) == 16 and all(c.fields["tawss"].shape == (600,) for c in clouds)
-    # new runs of packed cases: one on the same geometry is added, one whose surface came out different (another
-    # geometry hash) is refused — it would put one vessel into two splits
+    # new runs of packed cases: one on the same geometry is added; one whose surface file hashed differently but
+    # is the same vessel is added under the packed hash (its split kept); one on another vessel is refused — it
+    # would put one case into two splits
     src = json.loads(Path(manifest).read_text())
     a, b = (dict(src["samples"][k]) for k in (0, 1))
+    other = dict(src["samples"][-1])  # the widest pipe, 1.4 mm off pipe0's wall
     a["bc_sample"], b["bc_sample"], b["geometry_hash"] = "s9", "s9", "regenerated"
-    (Path(manifest).parent / "more.json").write_text(json.dumps({**src, "samples": [a, b]}))
+    other.update(case_id=a["case_id"], bc_sample="s8", geometry_hash="another vessel")
+    (Path(manifest).parent / "more.json").write_text(json.dumps({**src, "samples": [a, b, other]}))
     more = pack(Path(manifest).parent / "more.json", tmp_path / "packed")
-    assert more["n_samples"] == 17 and more["refused"] == [f"{b['case_id']}/s9"]
+    assert more["n_samples"] == 18 and len(more["refused"]) == 1
+    assert more["refused"][0].startswith(f"{a['case_id']}/s8 (")
     assert more["n_geometries"] == m["n_geometries"]
+    kept = {(s["case_id"], s["bc_sample"]): s for s in more["samples"]}
+    first = next(s for s in m["samples"] if s["case_id"] == b["case_id"])
+    assert kept[(b["case_id"], "s9")]["geometry_hash"] == first["geometry_hash"]
+    assert kept[(b["case_id"], "s9")]["split"] == first["split"]
+    packed_b = read_sample(tmp_path / "packed" / kept[(b["case_id"], "s9")]["path"])
+    assert packed_b.provenance["regenerated_geometry_hash"] == "regenerated"
 
 
 def test_cli_predict_shipped_case(pipes, tmp_path):
@@ -512,3 +522,20 @@ def test_assess_without_clinical_fields_or_sac(assess_models, tmp_path):
     assert any("no aneurysm sac" in m for m in a["messages"])
     assert any("PHASES not computable" in m for m in a["messages"])
     assert (tmp_path / "b" / "report.html").is_file() and (tmp_path / "b" / "report.pdf").is_file()
+
+
+def test_vessel_mismatch_tells_a_resampled_wall_from_another_vessel():
+    """Two draws of sample_wall on one wall sit ~0.5 point spacings apart (median); a wall 10 % wider does not."""
+    import pyvista as pv
+
+    from cfdgen.pointcloud import sample_wall
+    from surrogate.pack import SAME_VESSEL_MAX, vessel_mismatch
+
+    def wall(radius):
+        return pv.Cylinder(radius=radius, height=30.0, resolution=120, capping=False).triangulate().subdivide(2)
+
+    packed = sample_wall(wall(1.5), 4096, seed=0).points
+    again = sample_wall(wall(1.5), 4096, seed=1).points
+    wider = sample_wall(wall(1.65), 4096, seed=1).points
+    assert vessel_mismatch(again, packed) < 0.6 < SAME_VESSEL_MAX
+    assert vessel_mismatch(wider, packed) > SAME_VESSEL_MAX + 0.1
