@@ -66,8 +66,9 @@ for i in ids:
 print("targets='" + " ".join(targets) + "'")
 PY
 )"
-if [ "${IAHEMO_ONLY_MESHED:-0}" = 1 ]; then
-    [ -n "$targets" ] || { echo "no meshed case has a run left to do" >&2; exit 0; }
+# Either selection runs its runs and nothing else (with -P alone Snakemake would go on to the whole dataset).
+if [ "${IAHEMO_ONLY_MESHED:-0}" = 1 ] || [ "${IAHEMO_MIN_PACKED:-0}" != 0 ]; then
+    [ -n "$targets" ] || { echo "no selected case has a run left to do" >&2; exit 0; }
     # shellcheck disable=SC2086
     exec .venv/bin/snakemake -j 2 -k $TRIGGERS "$@" --configfile "$cfg" -- $targets
 fi
