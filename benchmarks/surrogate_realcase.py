@@ -97,7 +97,9 @@ def main() -> None:
     results = REPO / "benchmarks" / "results"
     maps = results / f"surrogate_realcase{suffix}"
     result = evaluate(model, [*train, real], split="real", maps=maps)
-    p = predict_arrays(model, real.points, real.normals, real.lofi, real.globals_, real.global_names, real.sac)
+    p = predict_arrays(
+        model, real.points, real.normals, real.lofi, real.globals_, real.global_names, real.sac, real.context
+    )
     verdict = ood_verdict(model, real.globals_, real.global_names, p.latent)
     run_qc = json.loads((work / f"run_{level}" / "qc.json").read_text())
     qc = json.loads((work / f"mesh_{level}" / "qc.json").read_text())

@@ -43,7 +43,7 @@ def main() -> None:
     from cfdgen.simulate import SolverConfig, run_boundary_conditions, simulate
     from cfdgen.wall_inputs import surface_inputs
     from surrogate.artifact import load_model
-    from surrogate.data import LOFI
+    from surrogate.data import CONTEXT, LOFI
     from surrogate.predict import predict_arrays
 
     case = load_case(args.case)
@@ -74,7 +74,10 @@ def main() -> None:
         for threads in (1, 2):
             torch.set_num_threads(threads)
             times = [
-                predict_arrays(model, c.points, c.normals, c.fields[LOFI], g, names, c.sac).seconds for _ in range(6)
+                predict_arrays(
+                    model, c.points, c.normals, c.fields[LOFI], g, names, c.sac, c.fields.get(CONTEXT)
+                ).seconds
+                for _ in range(6)
             ]
             net[threads] = statistics.median(times[1:])
         net_s = min(net.values())

@@ -13,7 +13,7 @@ from typing import Literal
 
 REGISTRY_VERSION = "1"
 
-Kind = Literal["scalar", "vector"]
+Kind = Literal["scalar", "vector", "array"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,11 @@ class Field:
     description: str
     target: bool = False  # predicted by the hemodynamics surrogate
     positive: bool = False  # strictly positive: the surrogate learns it in log space
+    components: tuple[str, ...] = ()  # column names of an "array" field
 
     @property
     def ncomp(self) -> int:
-        return 3 if self.kind == "vector" else 1
+        return {"scalar": 1, "vector": 3}.get(self.kind, len(self.components))
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,25 @@ _FIELDS = (
         "1",
         "scalar",
         "distance to the centerline / local tube radius (1 on the tube)",
+    ),
+    Field(
+        "wall_context",
+        "wall context",
+        "1",
+        "array",
+        "where the point sits in the vessel tree: distances along the centerline to junctions and ends, bend "
+        "curvature and side, sac distance, taper (cfdgen.wall_context)",
+        components=(
+            "branch_start",
+            "branch_end",
+            "curvature",
+            "upstream_curvature",
+            "outer_wall",
+            "upstream_outer_wall",
+            "tube_deviation",
+            "sac_distance",
+            "taper",
+        ),
     ),
 )
 FIELDS: dict[str, Field] = {f.key: f for f in _FIELDS}

@@ -21,6 +21,7 @@ from cfdgen.case import Case, default_case
 from cfdgen.centerline import RADIUS_ARRAY, Centerline
 from cfdgen.lofi import CenterlineFlow, branch_flows, lofi_wss, outlet_fractions
 from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, sample_wall
+from cfdgen.wall_context import wall_context
 
 F = registry.FIELDS
 Openings = dict[str, tuple[np.ndarray, float]]  # patch → (centroid mm, area mm²)
@@ -88,11 +89,19 @@ def centerline_flow(geometry_dir: Path, openings: Openings, flow: MeanFlow) -> t
 def lofi_fields(
     cloud: PointCloud, geometry_dir: Path, openings: Openings, flow: MeanFlow
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Registry fields ``wss_lofi`` and ``tube_deviation`` at the cloud's points, and where the centerlines came
-    from."""
+    """Registry fields ``wss_lofi``, ``tube_deviation`` and ``wall_context`` at the cloud's points, and where the
+    centerlines came from."""
     branches, source = centerline_flow(geometry_dir, openings, flow)
     lofi = lofi_wss(cloud.points, cloud.normals, branches, flow.viscosity, flow.density)
-    return {F["wss_lofi"].key: lofi.wss, F["tube_deviation"].key: lofi.tube_deviation}, source
+    fields = {F["wss_lofi"].key: lofi.wss, F["tube_deviation"].key: lofi.tube_deviation}
+    fields[F["wall_context"].key] = context_field(cloud, geometry_dir, openings)
+    return fields, source
+
+
+def context_field(cloud: PointCloud, geometry_dir: Path, openings: Openings) -> np.ndarray:
+    """Registry field ``wall_context`` (cfdgen.wall_context) at the cloud's points: geometry only, no BCs."""
+    paths, _, _ = centerline_paths(geometry_dir, openings)
+    return wall_context(cloud.points, cloud.sac, paths)
 
 
 def read_openings_mm(geometry_dir: Path) -> Openings:

@@ -24,7 +24,7 @@ from cfdgen.case import Case, default_case, load_case
 from cfdgen.imaging import IMAGE_SUFFIXES
 from cfdgen.pointcloud import dataset_name
 from surrogate.artifact import SurrogateModel, file_sha256, load_model
-from surrogate.data import LOFI
+from surrogate.data import CONTEXT, LOFI
 from surrogate.metrics import sac_quantities
 from surrogate.predict import DEFAULT_MODEL, _on_surface, ood_verdict, predict_arrays
 
@@ -129,7 +129,7 @@ def assess(
         say(f"surrogate: nominal BCs + {cfg.bc_samples} BC samples")
         t1 = time.perf_counter()
         g0 = np.concatenate([inp.inputs.morphology, inp.inputs.bc])
-        nominal = predict_arrays(model, c.points, c.normals, c.fields[LOFI], g0, names, c.sac)
+        nominal = predict_arrays(model, c.points, c.normals, c.fields[LOFI], g0, names, c.sac, c.fields.get(CONTEXT))
         verdict = ood_verdict(model, g0, names, nominal.latent)
         openings = read_openings_mm(inp.geometry_dir)
         d_parent = inp.morphology.get("parent_diameter", float("nan"))
@@ -137,7 +137,7 @@ def assess(
         for bc in _bc_designs(case, tmp, inp.bc, cfg.bc_samples, cfg.seed):
             lofi, _ = lofi_fields(c, inp.geometry_dir, openings, MeanFlow.of(bc))
             g = np.concatenate([inp.inputs.morphology, bc.to_vector()])
-            p = predict_arrays(model, c.points, c.normals, lofi[LOFI], g, names, c.sac)
+            p = predict_arrays(model, c.points, c.normals, lofi[LOFI], g, names, c.sac, c.fields.get(CONTEXT))
             q = sac_quantities(c.points, c.sac, p.mean["tawss"], p.mean["osi"], d_parent)
             if q is not None:
                 sac_rows.append(q)

@@ -27,6 +27,7 @@ from cfdgen.errors import IahemoError
 from cfdgen.pointcloud import read_sample
 
 LOFI = registry.FIELDS["wss_lofi"].key
+CONTEXT = registry.FIELDS["wall_context"].key
 TARGETS: tuple[str, ...] = tuple(k for k, f in registry.FIELDS.items() if f.target)
 # Non-target fields kept in the packed dataset for evaluation (sac-level quantities, risk labels).
 EXTRA_FIELDS: tuple[str, ...] = ("ntawss", "wssg")
@@ -69,6 +70,7 @@ class Cloud:
     globals_: np.ndarray  # (k,) morphology then BC values (NaN where unknown)
     global_names: tuple[str, ...]
     fields: dict[str, np.ndarray] = field(default_factory=dict)  # registry key → (n,) or (n, 3)
+    context: np.ndarray | None = None  # (n, k) registry wall_context; None in samples made before it existed
 
     @property
     def p_ref(self) -> float:
@@ -171,6 +173,7 @@ def read_cloud(path: str | Path, split: str = "", geometry: str = "", bc_sample:
         globals_=g,
         global_names=names,
         fields=keep,
+        context=np.asarray(c.fields[CONTEXT], dtype=np.float64) if CONTEXT in c.fields else None,
     )
 
 
@@ -224,6 +227,9 @@ class Normalisation:
     # "pca": every cloud is turned into its principal-axes frame (canonical_rotation) before the network sees it,
     # and the vector outputs are turned back
     frame: str = "none"
+    # per wall_context column, standardisation of the per-point context inputs; empty: the model does not use them
+    context_mean: list[float] = field(default_factory=list)
+    context_std: list[float] = field(default_factory=list)
 
     # -- fitting
     @classmethod
@@ -233,6 +239,7 @@ class Normalisation:
         targets: tuple[str, ...] = TARGETS,
         lofi_residual: tuple[str, ...] = (),
         frame: str = "none",
+        context: bool = False,
     ) -> Normalisation:
         """Fitted on the clouds as given: in the model's frame already (``in_frame``)."""
         if not clouds:
@@ -270,6 +277,16 @@ class Normalisation:
         y = np.concatenate([norm._forward_targets(stack_targets(c.fields, targets), c.p_ref, c.lofi) for c in clouds])
         norm.target_mean = y.mean(axis=0).tolist()
         norm.target_std = np.maximum(y.std(axis=0), 1e-8).tolist()
+        if context:
+            missing = sorted({c.case_id for c in clouds if c.context is None})
+            if missing:
+                raise IahemoError(
+                    f"{len(missing)} training samples have no {CONTEXT} field (e.g. {missing[0]}): add it with "
+                    "'python -m surrogate.context' or train with context off"
+                )
+            k = np.concatenate([c.context for c in clouds])
+            norm.context_mean = k.mean(axis=0).tolist()
+            norm.context_std = np.maximum(k.std(axis=0), 1e-8).tolist()
         return norm
 
     # -- inputs
@@ -282,9 +299,25 @@ class Normalisation:
         z = (np.asarray(values, dtype=np.float64) - self.global_mean) / self.global_std
         return np.where(np.isfinite(z), z, 0.0)  # unknown (no aneurysm: NaN morphology) → the training mean
 
-    def point_features(self, normals: np.ndarray, lofi: np.ndarray, use_lofi: bool = True) -> np.ndarray:
+    @property
+    def uses_context(self) -> bool:
+        return bool(self.context_mean)
+
+    def point_features(
+        self, normals: np.ndarray, lofi: np.ndarray, use_lofi: bool = True, context: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per-point network inputs besides the coordinates: normals, channel 3, and the standardised wall context
+        when the model uses it."""
         lo = lofi / self.lofi_scale if use_lofi else np.zeros_like(lofi)
-        return np.concatenate([normals, lo], axis=1)
+        if not self.uses_context:
+            return np.concatenate([normals, lo], axis=1)
+        if context is None or np.shape(context) != (len(normals), len(self.context_mean)):
+            raise IahemoError(
+                f"this surrogate reads the per-point {CONTEXT} ({len(self.context_mean)} columns): pass it "
+                f"(got {None if context is None else np.shape(context)})"
+            )
+        k = (np.asarray(context, dtype=np.float64) - self.context_mean) / self.context_std
+        return np.concatenate([normals, lo, k], axis=1)
 
     # -- targets
     def _log_mask(self) -> np.ndarray:

@@ -29,6 +29,7 @@ MODEL_FILE = "hemodynamics.pt"
 CARD_COLUMNS = (
     ("surrogate", "surrogate"),
     ("network", "network alone"),
+    ("network_sac_level", "network everywhere + sac-level model"),
     ("mean_field", "mean-field baseline"),
     ("nearest_neighbour", "nearest-neighbour baseline"),
     ("lofi", "channel 3 alone (no learning)"),
@@ -58,6 +59,12 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
             "Outside the aneurysm sac, TAWSS, the mean WSS vector and OSI are channel 3's own answer (OSI 0), which "
             "was closer to the CFD there than the network; the network's fields are used on the sac. "
             if model.lofi_outside_sac
+            else ""
+        )
+        + (
+            "Each wall point also receives its place in the vessel tree (wall context: distances along the "
+            "centerline to junctions and branch ends, bend curvature and side, sac distance, taper). "
+            if model.normalisation.uses_context
             else ""
         )
         + (

@@ -62,7 +62,9 @@ def turned_prediction(model: SurrogateModel, c: Cloud, seed: int) -> dict[str, n
     from scipy.spatial.transform import Rotation
 
     q = Rotation.random(random_state=seed).as_matrix()
-    p = predict_arrays(model, c.points @ q.T, c.normals @ q.T, c.lofi @ q.T, c.globals_, c.global_names, c.sac)
+    p = predict_arrays(
+        model, c.points @ q.T, c.normals @ q.T, c.lofi @ q.T, c.globals_, c.global_names, c.sac, c.context
+    )
     return {k: v @ q if np.ndim(v) == 2 else v for k, v in p.mean.items()}
 
 
@@ -102,10 +104,13 @@ def evaluate(
     composed = model.lofi_outside_sac or model.sac_level is not None
     network = replace(model, lofi_outside_sac=False, sac_level=None) if composed else None
     unlevelled = replace(model, sac_level=None) if model.sac_level is not None else None
+    # the network everywhere with the sac-level model: what the composition with channel 3 adds off the sac
+    both = model.lofi_outside_sac and model.sac_level is not None
+    everywhere = replace(model, lofi_outside_sac=False) if both else None
     rows, times = [], []
     for c in held:
         truth_sac = _sac(c, c.fields)
-        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
+        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
         times.append(p.seconds)
         row = {
             "case_id": c.case_id,
@@ -118,20 +123,24 @@ def evaluate(
             "spread_error_ratio": {k: _spread_ratio(p.std[k], p.mean[k], c.fields[k]) for k in p.mean},
         }
         if network is not None:
-            pn = predict_arrays(network, c.points, c.normals, c.lofi, c.globals_, c.global_names)
+            pn = predict_arrays(network, c.points, c.normals, c.lofi, c.globals_, c.global_names, context=c.context)
             row["network"] = _score(c, pn.mean, truth_sac)
+        if everywhere is not None:
+            pe = predict_arrays(everywhere, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
+            row["network_sac_level"] = _score(c, pe.mean, truth_sac)
         if unlevelled is not None:
-            pu = predict_arrays(unlevelled, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
+            pu = predict_arrays(unlevelled, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
             row["no_sac_level"] = _score(c, pu.mean, truth_sac)
         if turned:
             row["turned"] = _score(c, turned_prediction(model, c, seed=len(rows)), truth_sac)
         if ablation is not None:
-            pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
+            pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
             row["no_lofi"] = _score(c, pa.mean, truth_sac)
         rows.append(row)
     methods = ["surrogate", "mean_field", "nearest_neighbour", "lofi"]
     methods += (["network"] if network is not None else []) + (["no_lofi"] if ablation is not None else [])
     methods += ["no_sac_level"] if unlevelled is not None else []
+    methods += ["network_sac_level"] if everywhere is not None else []
     methods += ["turned"] if turned else []
     summary = {m: summarise([r[m]["fields"] for r in rows]) for m in methods}
     sac_summary = {m: summarise([r[m]["sac"] for r in rows if r[m]["sac"] is not None]) for m in methods}
@@ -178,6 +187,9 @@ def headline(result: dict) -> dict:
             w = result.get("where_summary", {}).get(m, {}).get("tawss", {}).get(f"rel_l2_{part}")
             if w:
                 out[f"{prefix}tawss_rel_l2_{part}"] = w["mean"]
+    if "network_sac_level" in s:
+        out["network_sac_level_tawss_rel_l2"] = s["network_sac_level"]["tawss"]["rel_l2"]["mean"]
+        out["network_sac_level_osi_mae"] = s["network_sac_level"]["osi"]["mae"]["mean"]
     if "turned" in s:
         out["turned_tawss_rel_l2"] = s["turned"]["tawss"]["rel_l2"]["mean"]
     if "no_lofi" in s:
@@ -200,7 +212,7 @@ def comparison_maps(model: SurrogateModel, clouds: list[Cloud], out_dir: Path) -
     paths = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for c in clouds:
-        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
+        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
         cloud = pv.PolyData(c.points)
         pts = c.points - c.points.mean(0)
         axes = np.linalg.eigh(np.cov(pts.T))[1]

@@ -25,7 +25,15 @@ from cfdgen.errors import IahemoError
 from cfdgen.pointcloud import dataset_name
 from surrogate import ood, sac_level
 from surrogate.artifact import SurrogateModel, load_model
-from surrogate.data import LOFI, canonical_rotation, channel3_fields, reference_pressure, rotate_targets, split_targets
+from surrogate.data import (
+    CONTEXT,
+    LOFI,
+    canonical_rotation,
+    channel3_fields,
+    reference_pressure,
+    rotate_targets,
+    split_targets,
+)
 from surrogate.metrics import parent_diameter
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "hemodynamics.pt"
@@ -62,16 +70,19 @@ def predict_arrays(
     globals_: np.ndarray,
     global_names,
     sac: np.ndarray | None = None,
+    context: np.ndarray | None = None,
 ) -> Prediction:
     """The ensemble's fields at the given wall points (mm, unit normals, low-fidelity WSS in Pa; the sac mask for
-    a model that composes with channel 3 outside the sac)."""
+    a model that composes with channel 3 outside the sac; the wall context for a model that reads it)."""
     if model.lofi_outside_sac and (sac is None or len(sac) != len(points)):
         raise IahemoError("this surrogate uses channel 3 outside the sac: pass the sac mask of the points")
     norm = model.normalisation
     # the network works in the model's frame; the vector outputs are turned back below
     rot = canonical_rotation(points, lofi) if norm.frame == "pca" else np.eye(3)
     x = torch.as_tensor(norm.coords(points @ rot), dtype=torch.float32)[None]
-    f = torch.as_tensor(norm.point_features(normals @ rot, lofi @ rot, model.use_lofi), dtype=torch.float32)[None]
+    f = torch.as_tensor(norm.point_features(normals @ rot, lofi @ rot, model.use_lofi, context), dtype=torch.float32)[
+        None
+    ]
     g = torch.as_tensor(norm.globals_(globals_, global_names), dtype=torch.float32)[None]
     started = time.perf_counter()
     outs, z0 = [], None
@@ -146,7 +157,7 @@ def predict_surface(
         c = inp.cloud
         g = np.concatenate([inp.inputs.morphology, inp.inputs.bc])
         names = [*(f"morph:{n}" for n in inp.inputs.morphology_names), *(f"bc:{n}" for n in inp.inputs.bc_names)]
-        pred = predict_arrays(model, c.points, c.normals, c.fields[LOFI], g, names, c.sac)
+        pred = predict_arrays(model, c.points, c.normals, c.fields[LOFI], g, names, c.sac, c.fields.get(CONTEXT))
         verdict = ood_verdict(model, g, names, pred.latent)
 
         wall = pv.read(tmp / "geometry" / "surface.vtp")

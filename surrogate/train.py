@@ -73,6 +73,9 @@ class TrainConfig:
     # A random rotation of each cloud at every step (points, normals, channel 3 and the mean WSS vector target
     # together): orientation learned from the data rather than fixed by a frame. Off: the frame did better.
     augment_rotation: bool = False
+    # Per-point wall context (cfdgen.wall_context: distances to junctions and branch ends, bend curvature and
+    # side, sac distance, taper) as extra point inputs beside the normals and channel 3.
+    context: bool = False
     # One thread: on a loaded 2-core machine (CFD running beside) torch's thread barriers made two threads 3-4×
     # slower than one (measured); on an idle machine two gain ~1.5×.
     threads: int = 1
@@ -129,7 +132,7 @@ def weighted_mse(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.
 def to_tensors(cloud: Cloud, norm: Normalisation, use_lofi: bool, outside_sac_weight: float = 1.0) -> Tensors:
     return Tensors(
         torch.as_tensor(norm.coords(cloud.points), dtype=torch.float32),
-        torch.as_tensor(norm.point_features(cloud.normals, cloud.lofi, use_lofi), dtype=torch.float32),
+        torch.as_tensor(norm.point_features(cloud.normals, cloud.lofi, use_lofi, cloud.context), dtype=torch.float32),
         torch.as_tensor(norm.globals_(cloud.globals_, cloud.global_names), dtype=torch.float32),
         torch.as_tensor(
             norm.encode_targets(stack_targets(cloud.fields, tuple(norm.targets)), cloud.p_ref, cloud.lofi),
@@ -270,7 +273,7 @@ def train_model(
     # the network sees (and the normalisation is fitted on) the clouds in the model's frame
     train_f = [in_frame(c, cfg.frame) for c in train_c]
     residual = ("tawss",) if cfg.use_lofi and cfg.lofi_residual else ()
-    norm = Normalisation.fit(train_f, TARGETS, residual, cfg.frame)
+    norm = Normalisation.fit(train_f, TARGETS, residual, cfg.frame, cfg.context)
     # The ablation (no channel 3) and a model that uses the network everywhere weigh every point the same.
     weight = cfg.outside_sac_weight if cfg.use_lofi and cfg.lofi_outside_sac else 1.0
     train = [to_tensors(c, norm, cfg.use_lofi, weight) for c in train_f]
