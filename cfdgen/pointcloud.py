@@ -11,7 +11,8 @@ File (HDF5, written atomically)::
     /points            (n, 3) float32  mm
     /normals           (n, 3) float32  unit
     /sac               (n,)   uint8    1 on the aneurysm sac
-    /fields/<NAME>     (n,) or (n, 3) float32, NAME = dataset_name(registry key), attrs key, unit, label
+    /fields/<NAME>     (n,) or (n, 3) float32, or (n, k) float16 for a descriptor array (registry kind "array");
+                       NAME = dataset_name(registry key), attrs key, unit, label
     /inputs/morphology (k,)   float64, attr names (registry MORPHOLOGY order; NaN when unknown)
     /inputs/bc         (j,)   float64, attr names
     attrs: provenance (case_id, geometry_hash, bc_sample, mesh_level, openfoam_version, code_version, ...),
@@ -178,7 +179,9 @@ def write_sample(
             g = f.create_group("fields")
             for key, values in cloud.fields.items():
                 spec = registry.field(key)
-                d = g.create_dataset(dataset_name(key), data=np.asarray(values, dtype=np.float32), **opts)
+                # descriptor arrays (the wall context) need no more than half precision: half the bytes
+                dtype = np.float16 if spec.kind == "array" else np.float32
+                d = g.create_dataset(dataset_name(key), data=np.asarray(values, dtype=dtype), **opts)
                 d.attrs.update({"key": spec.key, "unit": spec.unit, "label": spec.label})
             gi = f.create_group("inputs")
             gi.create_dataset("morphology", data=np.asarray(inputs.morphology, dtype=np.float64))

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cfdgen import registry
 from iahemo.cli import main
 from tests.conftest import REPO
 
@@ -283,11 +284,12 @@ def test_workflow_test_config_products(cfd_workflow):
     assert model.training["manifest_sha256"] == digest
     evaluation = json.loads((model_dir / "evaluation.json").read_text())
     assert evaluation["n_geometries"] == 1 and evaluation["n_samples"] == len(ids[evaluation["geometries"][0]])
-    # the surrogate answers with channel 3 outside the sac (the default) and is also scored as the network alone
-    # and on the vessels turned to another pose; one training geometry is too few for the sac-level model
-    methods = {"surrogate", "network", "mean_field", "nearest_neighbour", "lofi", "no_lofi", "turned"}
+    # the surrogate is the network everywhere (the default), reading the wall context the samples carry, and is
+    # also scored on the vessels turned to another pose
+    methods = {"surrogate", "mean_field", "nearest_neighbour", "lofi", "no_lofi", "turned"}
     assert set(evaluation["summary"]) == methods
-    assert model.lofi_outside_sac and model.sac_level is None and model.normalisation.frame == "pca"
+    assert not model.lofi_outside_sac and model.sac_level is None and model.normalisation.frame == "pca"
+    assert len(model.normalisation.context_mean) == len(registry.FIELDS["wall_context"].components)
     assert 0 < evaluation["headline"]["tawss_rel_l2"] < 10
     assert (model_dir / "model_card.md").read_text().count("synthetic") >= 1
     assert (model_dir / "training_curves.png").stat().st_size > 10_000

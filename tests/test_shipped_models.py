@@ -35,3 +35,20 @@ def test_region_and_risk_models_load():
     assert rm.metrics["split"] == "test"
     risk = RiskModel.load(MODELS / "risk_model.json")
     assert risk.demonstration and "synthetic" in risk.label_source
+
+
+def test_committed_dataset_carries_the_wall_context():
+    """Every packed sample has the per-point wall context (surrogate.pack_context), finite, one row per point."""
+    import h5py
+    import numpy as np
+
+    from cfdgen import registry
+    from cfdgen.pointcloud import dataset_name
+
+    manifest = json.loads(DATASET.read_text())
+    spec = registry.FIELDS["wall_context"]
+    for s in manifest["samples"]:
+        with h5py.File(DATASET.parent / s["path"], "r") as f:
+            k = np.asarray(f["fields"][dataset_name(spec.key)])
+            assert k.shape == (len(f["points"]), spec.ncomp), s["path"]
+            assert np.isfinite(k).all(), s["path"]
