@@ -87,14 +87,16 @@ def centerline_flow(geometry_dir: Path, openings: Openings, flow: MeanFlow) -> t
 
 
 def lofi_fields(
-    cloud: PointCloud, geometry_dir: Path, openings: Openings, flow: MeanFlow
+    cloud: PointCloud, geometry_dir: Path, openings: Openings, flow: MeanFlow, context: bool = True
 ) -> tuple[dict[str, np.ndarray], str]:
-    """Registry fields ``wss_lofi``, ``tube_deviation`` and ``wall_context`` at the cloud's points, and where the
-    centerlines came from."""
+    """Registry fields ``wss_lofi``, ``tube_deviation`` and (with ``context``) ``wall_context`` at the cloud's
+    points, and where the centerlines came from. The context does not depend on the flow: a caller that varies
+    only the BCs computes it once."""
     branches, source = centerline_flow(geometry_dir, openings, flow)
     lofi = lofi_wss(cloud.points, cloud.normals, branches, flow.viscosity, flow.density)
     fields = {F["wss_lofi"].key: lofi.wss, F["tube_deviation"].key: lofi.tube_deviation}
-    fields[F["wall_context"].key] = context_field(cloud, geometry_dir, openings)
+    if context:
+        fields[F["wall_context"].key] = context_field(cloud, geometry_dir, openings)
     return fields, source
 
 

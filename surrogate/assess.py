@@ -135,7 +135,7 @@ def assess(
         d_parent = inp.morphology.get("parent_diameter", float("nan"))
         sac_rows = []
         for bc in _bc_designs(case, tmp, inp.bc, cfg.bc_samples, cfg.seed):
-            lofi, _ = lofi_fields(c, inp.geometry_dir, openings, MeanFlow.of(bc))
+            lofi, _ = lofi_fields(c, inp.geometry_dir, openings, MeanFlow.of(bc), context=False)
             g = np.concatenate([inp.inputs.morphology, bc.to_vector()])
             p = predict_arrays(model, c.points, c.normals, lofi[LOFI], g, names, c.sac, c.fields.get(CONTEXT))
             q = sac_quantities(c.points, c.sac, p.mean["tawss"], p.mean["osi"], d_parent)
