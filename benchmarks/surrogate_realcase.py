@@ -87,7 +87,7 @@ def main() -> None:
     from surrogate.artifact import load_model
     from surrogate.data import load_clouds, read_cloud
     from surrogate.evaluate import evaluate, headline
-    from surrogate.predict import ood_verdict, predict_arrays
+    from surrogate.predict import ood_verdict, predict_cloud
 
     sample = run_cfd(surface, work, level, args.np)
     model = load_model(args.model)
@@ -97,9 +97,7 @@ def main() -> None:
     results = REPO / "benchmarks" / "results"
     maps = results / f"surrogate_realcase{suffix}"
     result = evaluate(model, [*train, real], split="real", maps=maps)
-    p = predict_arrays(
-        model, real.points, real.normals, real.lofi, real.globals_, real.global_names, real.sac, real.context
-    )
+    p = predict_cloud(model, real)
     verdict = ood_verdict(model, real.globals_, real.global_names, p.latent)
     run_qc = json.loads((work / f"run_{level}" / "qc.json").read_text())
     qc = json.loads((work / f"mesh_{level}" / "qc.json").read_text())

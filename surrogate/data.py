@@ -282,7 +282,7 @@ class Normalisation:
             if missing:
                 raise IahemoError(
                     f"{len(missing)} training samples have no {CONTEXT} field (e.g. {missing[0]}): add it with "
-                    "'python -m surrogate.context' or train with context off"
+                    "'python -m surrogate.pack_context' or train with context off"
                 )
             k = np.concatenate([c.context for c in clouds])
             norm.context_mean = k.mean(axis=0).tolist()

@@ -19,7 +19,7 @@ from cfdgen import registry
 from surrogate.artifact import SurrogateModel
 from surrogate.data import PRESSURE, Cloud, channel3_fields, split_targets, stack_targets
 from surrogate.metrics import field_errors, parent_diameter, sac_errors, sac_quantities, summarise, where_errors
-from surrogate.predict import _magnitude, predict_arrays
+from surrogate.predict import _magnitude, predict_arrays, predict_cloud
 
 
 def _parent_diameter(c: Cloud) -> float:
@@ -110,7 +110,7 @@ def evaluate(
     rows, times = [], []
     for c in held:
         truth_sac = _sac(c, c.fields)
-        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
+        p = predict_cloud(model, c)
         times.append(p.seconds)
         row = {
             "case_id": c.case_id,
@@ -123,18 +123,18 @@ def evaluate(
             "spread_error_ratio": {k: _spread_ratio(p.std[k], p.mean[k], c.fields[k]) for k in p.mean},
         }
         if network is not None:
-            pn = predict_arrays(network, c.points, c.normals, c.lofi, c.globals_, c.global_names, context=c.context)
+            pn = predict_cloud(network, c)  # the sac mask changes nothing without composition
             row["network"] = _score(c, pn.mean, truth_sac)
         if everywhere is not None:
-            pe = predict_arrays(everywhere, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
+            pe = predict_cloud(everywhere, c)
             row["network_sac_level"] = _score(c, pe.mean, truth_sac)
         if unlevelled is not None:
-            pu = predict_arrays(unlevelled, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
+            pu = predict_cloud(unlevelled, c)
             row["no_sac_level"] = _score(c, pu.mean, truth_sac)
         if turned:
             row["turned"] = _score(c, turned_prediction(model, c, seed=len(rows)), truth_sac)
         if ablation is not None:
-            pa = predict_arrays(ablation, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
+            pa = predict_cloud(ablation, c)
             row["no_lofi"] = _score(c, pa.mean, truth_sac)
         rows.append(row)
     methods = ["surrogate", "mean_field", "nearest_neighbour", "lofi"]
@@ -212,7 +212,7 @@ def comparison_maps(model: SurrogateModel, clouds: list[Cloud], out_dir: Path) -
     paths = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for c in clouds:
-        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
+        p = predict_cloud(model, c)
         cloud = pv.PolyData(c.points)
         pts = c.points - c.points.mean(0)
         axes = np.linalg.eigh(np.cov(pts.T))[1]

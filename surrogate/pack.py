@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 
 from cfdgen.atomic import write_json, write_text
 from cfdgen.dataset import build_manifest, manifest_csv_text
-from cfdgen.pointcloud import PointCloud, read_sample, write_sample
+from cfdgen.pointcloud import PointCloud, Sample, read_sample, write_sample
 from surrogate.data import CONTEXT, EXTRA_FIELDS, LOFI, TARGETS, load_manifest
 
 KEEP = (*TARGETS, *EXTRA_FIELDS, LOFI, "tube_deviation", CONTEXT)
@@ -43,6 +43,11 @@ def vessel_mismatch(points: np.ndarray, packed_points: np.ndarray) -> float:
     tree = cKDTree(packed_points)
     spacing = float(np.median(tree.query(packed_points, k=2)[0][:, 1]))
     return float(np.median(tree.query(points)[0])) / max(spacing, 1e-300)
+
+
+def carried_provenance(sample: Sample) -> dict:
+    """A sample's provenance as a rewritten copy keeps it: without what ``write_sample`` sets itself."""
+    return {k: v for k, v in sample.provenance.items() if k not in ("registry_version", "units", "n_points")}
 
 
 def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> dict:
@@ -64,7 +69,7 @@ def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> di
             continue
         s = read_sample(e["path"])
         c = s.cloud
-        prov = {k: v for k, v in s.provenance.items() if k not in ("registry_version", "units", "n_points")}
+        prov = carried_provenance(s)
         # The split is a hash of the geometry: a run on another vessel under a packed case's id would put one id
         # into two splits, or count it as two geometries; the same vessel regenerated keeps the packed hash.
         packed_hash = packed_geometry.get(e["case_id"], e["geometry_hash"])

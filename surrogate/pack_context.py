@@ -17,33 +17,26 @@ import argparse
 import sys
 from pathlib import Path
 
+import pyvista as pv
 from tqdm import tqdm
 
 from cfdgen.case import load_case
+from cfdgen.errors import IahemoError
 from cfdgen.pointcloud import PointCloud, read_sample, sample_wall, write_sample
 from cfdgen.prepare import GEOMETRY, PrepareConfig, prepare_geometry, write_geometry
 from cfdgen.wall_inputs import context_field, read_openings_mm
 from surrogate.data import CONTEXT, load_manifest
-from surrogate.pack import SAME_VESSEL_MAX, vessel_mismatch
+from surrogate.pack import SAME_VESSEL_MAX, carried_provenance, vessel_mismatch
 
 
-def _case_file(case_id: str, roots: list[Path]) -> Path | None:
-    for r in roots:
-        if (r / case_id / "case.yaml").is_file():
-            return r / case_id / "case.yaml"
-    return None
-
-
-def prepared_geometry(case_yaml: Path, work: Path, packed_points) -> tuple[Path, float]:
+def prepared_geometry(case_folder: Path, work: Path, packed_points) -> tuple[Path, float]:
     """``work/<id>/geometry/`` of the case (made once) and the mismatch of its wall with the packed points."""
-    case = load_case(case_yaml)
+    case = load_case(case_folder)
     folder = work / case.id
     geometry = folder / GEOMETRY
     if not (geometry / "centerlines.vtp").is_file():
         prep = prepare_geometry(case.surface, case, PrepareConfig(remesh=False))
         write_geometry(prep, folder, case.id, str(case.surface))
-    import pyvista as pv
-
     wall = pv.read(geometry / "surface.vtp")
     return geometry, vessel_mismatch(sample_wall(wall, len(packed_points), 0).points, packed_points)
 
@@ -56,18 +49,17 @@ def add_context(packed: Path, roots: list[Path], work: Path, progress: bool = Tr
         by_case.setdefault(e["case_id"], []).append(Path(e["path"]))
     done, skipped, refused = 0, 0, []
     for case_id, paths in tqdm(sorted(by_case.items()), desc="cases", disable=not progress):
-        todo = [p for p in paths if CONTEXT not in read_sample(p).cloud.fields]
-        skipped += len(paths) - len(todo)
-        if not todo:
-            continue
-        case_yaml = _case_file(case_id, roots)
-        if case_yaml is None:
-            refused.append(f"{case_id}: no case.yaml under {', '.join(map(str, roots))}")
-            continue
-        first = read_sample(todo[0])
-        try:
-            geometry, mismatch = prepared_geometry(case_yaml, work, first.cloud.points)
-        except Exception as exc:  # noqa: BLE001 - one case's failure is named, the others go on
+        try:  # one case's failure (unreadable sample, case file, vmtk) is named, the others go on
+            todo = [p for p in paths if CONTEXT not in read_sample(p).cloud.fields]
+            skipped += len(paths) - len(todo)
+            if not todo:
+                continue
+            folder = next((r / case_id for r in roots if (r / case_id).is_dir()), None)
+            if folder is None:
+                refused.append(f"{case_id}: no case folder under {', '.join(map(str, roots))}")
+                continue
+            geometry, mismatch = prepared_geometry(folder, work, read_sample(todo[0]).cloud.points)
+        except Exception as exc:  # noqa: BLE001
             refused.append(f"{case_id}: {type(exc).__name__}: {exc}")
             continue
         if mismatch > SAME_VESSEL_MAX:
@@ -78,8 +70,8 @@ def add_context(packed: Path, roots: list[Path], work: Path, progress: bool = Tr
             s = read_sample(path)
             c = s.cloud
             fields = {**c.fields, CONTEXT: context_field(c, geometry, openings)}
-            prov = {k: v for k, v in s.provenance.items() if k not in ("registry_version", "units", "n_points")}
-            prov["wall_context_from"] = f"{case_yaml} prepared again (vessel mismatch {mismatch:.2f} spacings)"
+            prov = carried_provenance(s)
+            prov["wall_context_from"] = f"{folder} prepared again (vessel mismatch {mismatch:.2f} spacings)"
             write_sample(path, PointCloud(c.points, c.normals, c.sac, fields), s.inputs, prov, compress=True)
             done += 1
     return {"added": done, "had_it": skipped, "refused": refused}
@@ -91,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", type=Path, nargs="+", required=True, help="folders holding <case-id>/case.yaml")
     p.add_argument("-w", "--work", type=Path, default=Path("work/context"), help="prepared geometries (cached)")
     args = p.parse_args(argv)
-    out = add_context(args.packed, args.cases, args.work)
+    try:
+        out = add_context(args.packed, args.cases, args.work)
+    except IahemoError as exc:
+        print(f"pack_context: error: {exc}", file=sys.stderr)
+        return 2
     print(f"wall context added to {out['added']} samples ({out['had_it']} had it)")
     for r in out["refused"]:
         print(f"not added: {r}", file=sys.stderr)

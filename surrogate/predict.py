@@ -28,6 +28,7 @@ from surrogate.artifact import SurrogateModel, load_model
 from surrogate.data import (
     CONTEXT,
     LOFI,
+    Cloud,
     canonical_rotation,
     channel3_fields,
     reference_pressure,
@@ -105,6 +106,11 @@ def predict_arrays(
         std = sac_level.scale_on_sac(std, sac, factor)  # the members' spread scales with its field
     seconds = time.perf_counter() - started
     return Prediction(mean, std, z0, seconds)
+
+
+def predict_cloud(model: SurrogateModel, c: Cloud) -> Prediction:
+    """``predict_arrays`` on a dataset cloud: its points, normals, channel 3, inputs, sac mask and wall context."""
+    return predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
 
 
 def ood_verdict(model: SurrogateModel, globals_: np.ndarray, global_names, latent: np.ndarray) -> dict:

@@ -22,7 +22,7 @@ from surrogate.artifact import SurrogateModel, read_payload, write_payload
 from surrogate.data import Cloud
 from surrogate.metrics import parent_diameter, parent_mask
 from surrogate.pointnet import PointNetConfig, PointNetPP
-from surrogate.predict import predict_arrays
+from surrogate.predict import predict_cloud
 from surrogate.regions import CATEGORIES, RegionConfig, iou, label_regions, streamwise_gradient
 
 KIND = "iahemo.region_model"
@@ -81,7 +81,7 @@ def _examples(model: SurrogateModel, clouds: list[Cloud], cfg: RegionConfig, pro
     out = []
     for c in tqdm(clouds, desc="region inputs", disable=not progress, leave=False):
         d = parent_diameter(c.globals_, c.global_names)
-        p = predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
+        p = predict_cloud(model, c)
         truth = label_regions(c.points, c.sac, c.fields["tawss"], c.fields["osi"], c.fields["wss_mean"], d, cfg)
         rule = label_regions(c.points, c.sac, p.mean["tawss"], p.mean["osi"], p.mean["wss_mean"], d, cfg)
         out.append((c, point_features(c.points, c.normals, c.sac, p.mean, d, cfg), truth, rule, d, p.mean))
