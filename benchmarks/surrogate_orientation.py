@@ -12,12 +12,12 @@ Writes benchmarks/results/surrogate_orientation.json.
 """
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine  # noqa: E402
+from variants import trained_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"none": {"frame": "none"}, "pca": {"frame": "pca"}, "rotate": {"frame": "none", "augment_rotation": True}}
@@ -32,7 +32,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
-    import yaml
 
     from cfdgen.atomic import write_json
     from surrogate.artifact import load_model
@@ -44,17 +43,8 @@ def main() -> None:
     clouds = load_clouds(args.manifest)
     result = {"benchmark": "surrogate_orientation", "manifest": args.manifest, "variants": {}, "machine": machine()}
     for name, options in VARIANTS.items():
-        folder = out / name
-        if not (folder / "hemodynamics.pt").is_file():
-            folder.mkdir(parents=True, exist_ok=True)
-            cfg = {"epochs": args.epochs, "patience": args.patience, "ensemble": 1, **options}
-            (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
-            subprocess.run(
-                [sys.executable, "-m", "iahemo", "train", "--manifest", args.manifest, "--config",
-                 str(folder / "config.yaml"), "--no-ablation", "-q", "-o", str(folder)],
-                check=True,
-            )  # fmt: skip
-        model = load_model(folder / "hemodynamics.pt")
+        cfg = {"epochs": args.epochs, "patience": args.patience, "ensemble": 1, **options}
+        model = load_model(trained_model(out / name, args.manifest, cfg))
         row = {"options": options, "best_epoch": model.training["members"][0]["best_epoch"]}
         for split in ("val", "test"):
             h = headline(evaluate(model, clouds, None, split))

@@ -54,7 +54,8 @@ class TrainConfig:
     # Outside the sac, answer with channel 3 itself and use the network on the sac (surrogate.predict.
     # compose_outside_sac; needs use_lofi). On the 52-run draft dataset it lowered the shipped model's TAWSS ε
     # from 50.5 % to 34.7 % (9 validation runs) and from 47.1 % to 33.4 % (6 test runs). Off since the wall context
-    # (Dec 2026): with it the network alone beats channel 3 off the sac — same weights on the 148-run dataset,
+    # (Dec 2026): with it the network alone beats channel 3 off the sac — same weights on the 148-run dataset
+    # (benchmarks/results/surrogate_context.json),
     # validation (14 runs) TAWSS ε 24.4 % alone against 34.5 % composed (off the sac 23.3 % against 33.7 %).
     lofi_outside_sac: bool = False
     # Loss weight, outside the sac, of the fields channel 3 answers there (with lofi_outside_sac the network's
@@ -79,6 +80,7 @@ class TrainConfig:
     augment_rotation: bool = False
     # Per-point wall context (cfdgen.wall_context: distances to junctions and branch ends, bend curvature and
     # side, sac distance, taper) as extra point inputs beside the normals and channel 3. On the 148-run dataset
+    # (benchmarks/results/surrogate_context.json)
     # (same options, seeds and weights otherwise): network alone TAWSS ε 30.6 -> 24.4 % (validation, 14 runs),
     # 30.9 -> 26.7 % (test, 28 runs; off the sac 29.3 -> 25.5 %, on it 67.5 -> 53.3 %).
     context: bool = True
