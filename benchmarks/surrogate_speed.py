@@ -43,8 +43,7 @@ def main() -> None:
     from cfdgen.simulate import SolverConfig, run_boundary_conditions, simulate
     from cfdgen.wall_inputs import surface_inputs
     from surrogate.artifact import load_model
-    from surrogate.data import CONTEXT, LOFI
-    from surrogate.predict import predict_arrays
+    from surrogate.predict import predict_wall
 
     case = load_case(args.case)
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,20 +64,10 @@ def main() -> None:
         t0 = time.perf_counter()
         inp = surface_inputs(case.surface, case, tmp / "pred", n_points=args.points)
         prep_s = time.perf_counter() - t0
-        c = inp.cloud
-        import numpy as np
-
-        g = np.concatenate([inp.inputs.morphology, inp.inputs.bc])
-        names = [*(f"morph:{n}" for n in inp.inputs.morphology_names), *(f"bc:{n}" for n in inp.inputs.bc_names)]
         net = {}
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            times = [
-                predict_arrays(
-                    model, c.points, c.normals, c.fields[LOFI], g, names, c.sac, c.fields.get(CONTEXT)
-                ).seconds
-                for _ in range(6)
-            ]
+            times = [predict_wall(model, inp).seconds for _ in range(6)]
             net[threads] = statistics.median(times[1:])
         net_s = min(net.values())
     cfd_s = mesh_s + sim_s + post_s

@@ -24,9 +24,9 @@ from cfdgen.case import Case, default_case, load_case
 from cfdgen.imaging import IMAGE_SUFFIXES
 from cfdgen.pointcloud import dataset_name
 from surrogate.artifact import SurrogateModel, file_sha256, load_model
-from surrogate.data import CONTEXT, LOFI
+from surrogate.data import LOFI
 from surrogate.metrics import sac_quantities
-from surrogate.predict import DEFAULT_MODEL, _on_surface, ood_verdict, predict_arrays
+from surrogate.predict import DEFAULT_MODEL, _on_surface, input_vector, ood_verdict, predict_wall
 
 MODELS = Path(__file__).resolve().parent / "models"
 DEFAULT_REGION_MODEL = MODELS / "regions.pt"
@@ -124,20 +124,18 @@ def assess(
         if prep.morphology is None:
             messages.append("no aneurysm sac detected: sac-level hemodynamics, risk regions and the grade not computed")
         c = inp.cloud
-        names = [*(f"morph:{n}" for n in inp.inputs.morphology_names), *(f"bc:{n}" for n in inp.inputs.bc_names)]
 
         say(f"surrogate: nominal BCs + {cfg.bc_samples} BC samples")
         t1 = time.perf_counter()
-        g0 = np.concatenate([inp.inputs.morphology, inp.inputs.bc])
-        nominal = predict_arrays(model, c.points, c.normals, c.fields[LOFI], g0, names, c.sac, c.fields.get(CONTEXT))
+        g0, names = input_vector(inp)
+        nominal = predict_wall(model, inp)
         verdict = ood_verdict(model, g0, names, nominal.latent)
         openings = read_openings_mm(inp.geometry_dir)
         d_parent = inp.morphology.get("parent_diameter", float("nan"))
         sac_rows = []
         for bc in _bc_designs(case, tmp, inp.bc, cfg.bc_samples, cfg.seed):
             lofi, _ = lofi_fields(c, inp.geometry_dir, openings, MeanFlow.of(bc), context=False)
-            g = np.concatenate([inp.inputs.morphology, bc.to_vector()])
-            p = predict_arrays(model, c.points, c.normals, lofi[LOFI], g, names, c.sac, c.fields.get(CONTEXT))
+            p = predict_wall(model, inp, bc.to_vector(), lofi[LOFI])
             q = sac_quantities(c.points, c.sac, p.mean["tawss"], p.mean["osi"], d_parent)
             if q is not None:
                 sac_rows.append(q)

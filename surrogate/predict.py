@@ -113,6 +113,24 @@ def predict_cloud(model: SurrogateModel, c: Cloud) -> Prediction:
     return predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
 
 
+def input_vector(inp, bc: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """The morphology + BC vector of a surface's ``WallInputs`` (``bc`` in place of the case's own BC vector) and
+    its names, as the samples spell them."""
+    names = [*(f"morph:{n}" for n in inp.inputs.morphology_names), *(f"bc:{n}" for n in inp.inputs.bc_names)]
+    return np.concatenate([inp.inputs.morphology, inp.inputs.bc if bc is None else bc]), names
+
+
+def predict_wall(
+    model: SurrogateModel, inp, bc: np.ndarray | None = None, lofi: np.ndarray | None = None
+) -> Prediction:
+    """``predict_arrays`` on a prepared surface (``cfdgen.wall_inputs.WallInputs``); ``bc`` and ``lofi`` (channel 3
+    for that BC vector) replace the case's own for a boundary-condition sample."""
+    c = inp.cloud
+    g, names = input_vector(inp, bc)
+    lofi = c.fields[LOFI] if lofi is None else lofi
+    return predict_arrays(model, c.points, c.normals, lofi, g, names, c.sac, c.fields.get(CONTEXT))
+
+
 def ood_verdict(model: SurrogateModel, globals_: np.ndarray, global_names, latent: np.ndarray) -> dict:
     g = model.normalisation.globals_(globals_, global_names)
     refs = {k: v for k, v in model.ood.items() if k in ("inputs", "latent")}
@@ -161,9 +179,8 @@ def predict_surface(
         inp = surface_inputs(surface, case, tmp, n_points=n_points)
         prep_s = time.perf_counter() - started
         c = inp.cloud
-        g = np.concatenate([inp.inputs.morphology, inp.inputs.bc])
-        names = [*(f"morph:{n}" for n in inp.inputs.morphology_names), *(f"bc:{n}" for n in inp.inputs.bc_names)]
-        pred = predict_arrays(model, c.points, c.normals, c.fields[LOFI], g, names, c.sac, c.fields.get(CONTEXT))
+        g, names = input_vector(inp)
+        pred = predict_wall(model, inp)
         verdict = ood_verdict(model, g, names, pred.latent)
 
         wall = pv.read(tmp / "geometry" / "surface.vtp")
