@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from cfdgen.errors import ConfigError, IahemoError
 from cfdgen.imaging import Image, read_image
@@ -208,10 +209,63 @@ def load_volume(pair: Pair, cfg: Preprocess) -> Volume:
     return Volume(pair.name, prep.array, labels, native.astype(np.uint8), prep, image.spacing)
 
 
-def augmentation(patch: int, seed: int, crop_ratios: tuple[float, float, float] | None = None):
+def bone_plates(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``image`` (working grid, intensities in [0, 1]) with ``n`` pieces of skull base added where ``labels`` is
+    background, allowed to touch the lumen but never to cover it: thin plates of trabecular bone (normalised
+    0.4-0.9, i.e. 300-800 HU in the CT window, the lumen's range) with a saturating cortical rim, or air cells (the
+    window's floor) walled by such bone. The sphenoid sinus and the bone around the carotid siphon look like this
+    in a real CTA; the cohort's bones are smooth, far from the vessel, brighter, and never next to air."""
+    shape = np.array(image.shape)
+    out = image.astype(np.float32, copy=True)
+    grid = np.indices(image.shape, dtype=np.float32).reshape(3, -1).T
+    background = labels == 0
+    for _ in range(n):
+        cell = rng.random() < 0.5
+        centre = rng.uniform(0, shape)
+        if cell:
+            semi = rng.uniform(4.0, 14.0, size=3)  # voxels
+        else:
+            semi = np.array([rng.uniform(1.5, 4.0), rng.uniform(6.0, 20.0), rng.uniform(6.0, 20.0)])
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        r = np.sqrt(((((grid - centre) @ q) / semi) ** 2).sum(axis=1)).reshape(image.shape)
+        if not (r < 1).any():
+            continue
+        depth = np.clip(1.0 - r, 0, None) * semi.min()  # ~ voxels inside the outer surface
+        occupancy = np.clip((1.0 - r) * semi.min() + 0.5, 0.0, 1.0)  # a one-voxel partial-volume edge
+        texture = ndimage.gaussian_filter(rng.normal(size=image.shape).astype(np.float32), 1.5)
+        texture /= max(float(texture.std()), 1e-6)
+        trabecular = rng.uniform(0.4, 0.9) + 0.08 * texture
+        bone = np.where(depth < 1.2, 1.0, trabecular)  # the cortex: the outer voxel
+        if cell:
+            bone = np.where(depth < rng.uniform(1.5, 3.0), bone, 0.0)
+        mix = np.where(background, occupancy, 0.0)
+        out = out + (np.clip(bone, 0.0, 1.0) - out) * mix
+    return out
+
+
+class RandBonePlates:
+    """MONAI-style dictionary transform: ``bone_plates`` on a training patch with probability ``prob`` (1-2
+    pieces); the labels do not change — bone and air are background."""
+
+    def __init__(self, prob: float, seed: int):
+        self.prob = prob
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, data: dict) -> dict:
+        if self.prob <= 0 or self.rng.random() >= self.prob:
+            return data
+        d = dict(data)
+        image = np.asarray(d["image"])
+        d["image"] = bone_plates(image[0], np.asarray(d["label"])[0], self.rng, int(self.rng.integers(1, 3)))[None]
+        return d
+
+
+def augmentation(
+    patch: int, seed: int, crop_ratios: tuple[float, float, float] | None = None, bone_prob: float = 0.0
+):
     """MONAI dictionary transforms: random crops centred on lumen or background voxels (2:1), or on background,
-    vessel and aneurysm voxels in ``crop_ratios``; 90° and small free rotations, flips on every axis, intensity
-    scale/shift and noise (scanner-to-scanner contrast)."""
+    vessel and aneurysm voxels in ``crop_ratios``; bone-like plates beside the lumen (``bone_prob``); 90° and small
+    free rotations, flips on every axis, intensity scale/shift and noise (scanner-to-scanner contrast)."""
     from monai import transforms as T
 
     keys = ("image", "label")
@@ -226,6 +280,7 @@ def augmentation(patch: int, seed: int, crop_ratios: tuple[float, float, float] 
         [
             T.SpatialPadd(keys, spatial_size=size),
             crop,
+            RandBonePlates(bone_prob, seed),
             T.RandRotate90d(keys, prob=0.5, spatial_axes=(0, 1)),
             T.RandRotate90d(keys, prob=0.3, spatial_axes=(1, 2)),
             T.RandRotated(keys, range_x=0.3, range_y=0.3, range_z=0.3, prob=0.2, mode=("bilinear", "nearest")),

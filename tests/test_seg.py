@@ -171,8 +171,9 @@ def test_training_writes_a_self_describing_model_that_reloads(cohort, tmp_path):
 def test_a_model_below_the_gate_is_not_where_inference_looks(cohort, tmp_path):
     out, _ = cohort
     with pytest.raises(SegGateFailed, match="below the gate 0.999"):
-        # (crops centred on each label in turn: the other crop path)
-        train_segmentation([out], tmp_path, _tiny(min_dice=0.999, crop_ratios=(1.0, 1.0, 1.0)), progress=False)
+        # (crops centred on each label in turn and bone plates: the other augmentation paths)
+        cfg = _tiny(min_dice=0.999, crop_ratios=(1.0, 1.0, 1.0), bone_prob=0.5)
+        train_segmentation([out], tmp_path, cfg, progress=False)
     assert not (tmp_path / MODEL_FILE).exists()
     assert (tmp_path / "rejected" / MODEL_FILE).is_file()
     assert json.loads((tmp_path / "evaluation.json").read_text())["gate"]["passed"] is False
@@ -316,6 +317,29 @@ def test_assess_an_image_end_to_end(unseen, tmp_path):
     assert a["morphology"] is not None and a["morphology"]["values"]["size"] > 1.0
     assert (out / "segmentation" / "labels.nii.gz").is_file() and (out / "segmentation.png").is_file()
     assert "Segmentation of the image" in (out / "report.html").read_text()
+
+
+def test_bone_plates_brighten_background_never_the_lumen_or_the_labels():
+    from surrogate.seg_data import augmentation, bone_plates
+
+    ix = np.indices((48, 48, 48)).astype(np.float32)
+    tube = ((ix[0] - 24) ** 2 + (ix[1] - 24) ** 2 < 36).astype(np.uint8)  # a lumen along z, radius 6 voxels
+    image = np.where(tube > 0, 0.5, 0.1).astype(np.float32)
+    out = bone_plates(image, tube, np.random.default_rng(3), 8)
+    assert np.array_equal(out[tube > 0], image[tube > 0])  # the lumen is untouched
+    bright = out[out - image > 0.05]
+    assert len(bright) > 500  # several pieces, each hundreds of voxels
+    # trabecular bone in the lumen's own range and saturating cortices: intensity alone cannot tell them apart
+    assert ((bright > 0.35) & (bright < 0.95)).mean() > 0.2 and (bright > 0.95).mean() > 0.05
+    assert (out < 0.02).sum() > 100  # air cells
+    assert out.max() <= 1.0 + 1e-6 and out.min() >= -1e-6
+    # in the augmentation chain the labels come out as the (transformed) labels: bone is background
+    aug = augmentation(32, 0, None, bone_prob=1.0)
+    s = aug({"image": image[None], "label": tube[None]})[0]
+    lab, img = np.asarray(s["label"])[0], np.asarray(s["image"])[0]
+    assert set(np.unique(lab)) <= {0, 1} and (img[lab == 0] > 0.35).any()
+    with pytest.raises(IahemoError, match="bone_prob must be in"):
+        TrainSegConfig(bone_prob=1.5)
 
 
 def test_fixed_test_cases_stay_out_of_training():
