@@ -264,8 +264,8 @@ def augmentation(
     patch: int, seed: int, crop_ratios: tuple[float, float, float] | None = None, bone_prob: float = 0.0
 ):
     """MONAI dictionary transforms: random crops centred on lumen or background voxels (2:1), or on background,
-    vessel and aneurysm voxels in ``crop_ratios``; bone-like plates beside the lumen (``bone_prob``); 90° and small
-    free rotations, flips on every axis, intensity scale/shift and noise (scanner-to-scanner contrast)."""
+    vessel and aneurysm voxels in ``crop_ratios``; skull base beside the lumen (``bone_prob``, ``bone_plates``); 90°
+    and small free rotations, flips on every axis, intensity scale/shift and noise (scanner-to-scanner contrast)."""
     from monai import transforms as T
 
     keys = ("image", "label")
