@@ -216,14 +216,26 @@ def speed(model: str, case: Path, work: Path, pause_cfd: bool) -> dict:
     }
 
 
+def seed_count(text: str) -> tuple[int, int]:
+    """``SEED:N`` -> (SEED, N), or argparse's one-line error."""
+    try:
+        seed, n = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected SEED:N, e.g. 12:6 (got {text!r})") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"N must be at least 1 (got {text!r})")
+    return seed, n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
-    ap.add_argument("--sets", nargs="+", default=["12:6", "14:21", "16:8"], help="SEED:N unseen synthetic cases")
+    ap.add_argument("--sets", nargs="+", type=seed_count, default=[(12, 6), (14, 21), (16, 8)],
+                    help="SEED:N unseen synthetic cases")
     ap.add_argument("--cohorts", type=Path, default=None, help="keep the generated cases in DIR/seed<S>")
     ap.add_argument("--pause-cfd", action="store_true")
     args = ap.parse_args()
-    sets = [tuple(int(x) for x in s.split(":")) for s in args.sets]
+    sets = args.sets
 
     from cfdgen.atomic import write_json
     from surrogate.seg_net import DEFAULT_SEG_MODEL, load_seg_model

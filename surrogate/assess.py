@@ -24,9 +24,9 @@ from cfdgen.case import Case, default_case, load_case
 from cfdgen.imaging import IMAGE_SUFFIXES
 from cfdgen.pointcloud import dataset_name
 from surrogate.artifact import SurrogateModel, file_sha256, load_model
-from surrogate.data import LOFI
+from surrogate.data import LOFI, input_vector
 from surrogate.metrics import sac_quantities
-from surrogate.predict import DEFAULT_MODEL, _on_surface, input_vector, ood_verdict, predict_wall
+from surrogate.predict import DEFAULT_MODEL, _on_surface, ood_verdict, predict_wall
 
 MODELS = Path(__file__).resolve().parent / "models"
 DEFAULT_REGION_MODEL = MODELS / "regions.pt"
@@ -127,7 +127,7 @@ def assess(
 
         say(f"surrogate: nominal BCs + {cfg.bc_samples} BC samples")
         t1 = time.perf_counter()
-        g0, names = input_vector(inp)
+        g0, names = input_vector(inp.inputs)
         nominal = predict_wall(model, inp)
         verdict = ood_verdict(model, g0, names, nominal.latent)
         openings = read_openings_mm(inp.geometry_dir)

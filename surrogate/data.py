@@ -24,7 +24,7 @@ import numpy as np
 
 from cfdgen import registry
 from cfdgen.errors import IahemoError
-from cfdgen.pointcloud import read_sample
+from cfdgen.pointcloud import SampleInputs, read_sample
 
 LOFI = registry.FIELDS["wss_lofi"].key
 CONTEXT = registry.FIELDS["wall_context"].key
@@ -152,13 +152,20 @@ def split_targets(y: np.ndarray, targets: tuple[str, ...] = TARGETS) -> dict[str
     return out
 
 
+def input_vector(inputs: SampleInputs, bc: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """The morphology + BC vector of a sample's or a prepared surface's inputs (``bc`` in place of their own BC
+    vector) and its names, ``morph:<key>`` and ``bc:<key>``."""
+    names = [*(f"morph:{n}" for n in inputs.morphology_names), *(f"bc:{n}" for n in inputs.bc_names)]
+    g = np.concatenate([inputs.morphology, inputs.bc if bc is None else bc]).astype(np.float64)
+    return g, names
+
+
 def read_cloud(path: str | Path, split: str = "", geometry: str = "", bc_sample: str = "") -> Cloud:
     s = read_sample(path)
     c = s.cloud
     if LOFI not in c.fields:
         raise IahemoError(f"{path}: no {LOFI} field (channel 3); re-run 'iahemo sample'")
-    names = tuple([*(f"morph:{n}" for n in s.inputs.morphology_names), *(f"bc:{n}" for n in s.inputs.bc_names)])
-    g = np.concatenate([s.inputs.morphology, s.inputs.bc]).astype(np.float64)
+    g, names = input_vector(s.inputs)
     prov = s.provenance
     keep = {k: np.asarray(v) for k, v in c.fields.items() if k in TARGETS or k in EXTRA_FIELDS}
     return Cloud(
@@ -171,7 +178,7 @@ def read_cloud(path: str | Path, split: str = "", geometry: str = "", bc_sample:
         sac=np.asarray(c.sac, dtype=np.uint8),
         lofi=np.asarray(c.fields[LOFI], dtype=np.float64),
         globals_=g,
-        global_names=names,
+        global_names=tuple(names),
         fields=keep,
         context=np.asarray(c.fields[CONTEXT], dtype=np.float64) if CONTEXT in c.fields else None,
     )

@@ -25,12 +25,13 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
+from cfdgen import registry
 from cfdgen.atomic import write_json, write_text
 from cfdgen.dataset import build_manifest, manifest_csv_text
 from cfdgen.pointcloud import PointCloud, Sample, read_sample, write_sample
 from surrogate.data import CONTEXT, EXTRA_FIELDS, LOFI, TARGETS, load_manifest
 
-KEEP = (*TARGETS, *EXTRA_FIELDS, LOFI, "tube_deviation", CONTEXT)
+KEEP = (*TARGETS, *EXTRA_FIELDS, LOFI, registry.FIELDS["tube_deviation"].key, CONTEXT)
 # Same vessel when the median distance of the new points to the packed cloud is at most this many of the packed
 # cloud's own median point spacings, both drawn by sample_wall: a resampling of the same wall measures 0.51-0.52
 # (three cohort cases, a cylinder), a cylinder 10 % wider 0.89, another cohort vessel 30 and more.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -31,11 +32,15 @@ from surrogate.data import (
     Cloud,
     canonical_rotation,
     channel3_fields,
+    input_vector,
     reference_pressure,
     rotate_targets,
     split_targets,
 )
 from surrogate.metrics import parent_diameter
+
+if TYPE_CHECKING:
+    from cfdgen.wall_inputs import WallInputs
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "hemodynamics.pt"
 
@@ -113,20 +118,13 @@ def predict_cloud(model: SurrogateModel, c: Cloud) -> Prediction:
     return predict_arrays(model, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac, c.context)
 
 
-def input_vector(inp, bc: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
-    """The morphology + BC vector of a surface's ``WallInputs`` (``bc`` in place of the case's own BC vector) and
-    its names, as the samples spell them."""
-    names = [*(f"morph:{n}" for n in inp.inputs.morphology_names), *(f"bc:{n}" for n in inp.inputs.bc_names)]
-    return np.concatenate([inp.inputs.morphology, inp.inputs.bc if bc is None else bc]), names
-
-
 def predict_wall(
-    model: SurrogateModel, inp, bc: np.ndarray | None = None, lofi: np.ndarray | None = None
+    model: SurrogateModel, inp: WallInputs, bc: np.ndarray | None = None, lofi: np.ndarray | None = None
 ) -> Prediction:
     """``predict_arrays`` on a prepared surface (``cfdgen.wall_inputs.WallInputs``); ``bc`` and ``lofi`` (channel 3
     for that BC vector) replace the case's own for a boundary-condition sample."""
     c = inp.cloud
-    g, names = input_vector(inp, bc)
+    g, names = input_vector(inp.inputs, bc)
     lofi = c.fields[LOFI] if lofi is None else lofi
     return predict_arrays(model, c.points, c.normals, lofi, g, names, c.sac, c.fields.get(CONTEXT))
 
@@ -179,7 +177,7 @@ def predict_surface(
         inp = surface_inputs(surface, case, tmp, n_points=n_points)
         prep_s = time.perf_counter() - started
         c = inp.cloud
-        g, names = input_vector(inp)
+        g, names = input_vector(inp.inputs)
         pred = predict_wall(model, inp)
         verdict = ood_verdict(model, g, names, pred.latent)
 
