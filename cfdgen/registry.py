@@ -28,6 +28,9 @@ class Field:
     target: bool = False  # predicted by the hemodynamics surrogate
     positive: bool = False  # strictly positive: the surrogate learns it in log space
     components: tuple[str, ...] = ()  # column names of an "array" field
+    # Carries an absolute level far above its variation (TAP: ~13 kPa gauge, varying by tens of Pa): compact
+    # sample copies keep it in single precision, where half precision would round it by ±4 Pa.
+    full_precision: bool = False
 
     @property
     def ncomp(self) -> int:
@@ -58,6 +61,7 @@ _FIELDS = (
         "scalar",
         "time-averaged pressure (1/T)∫p dt, relative to the reference pressure",
         target=True,
+        full_precision=True,
     ),
     Field("ntawss", "nTAWSS", "1", "scalar", "TAWSS divided by the mean parent-artery TAWSS near the neck"),
     Field("wss_mean", "mean WSS", "Pa", "vector", "time-averaged WSS vector (1/T)∫τ dt", target=True),

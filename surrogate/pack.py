@@ -84,7 +84,7 @@ def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> di
         fields = {k: v for k, v in c.fields.items() if k in KEEP}
         dst = out / "samples" / e["case_id"] / f"{e['bc_sample']}.h5"
         dst.parent.mkdir(parents=True, exist_ok=True)
-        write_sample(dst, PointCloud(c.points, c.normals, c.sac, fields), s.inputs, prov, compress=True)
+        write_sample(dst, PointCloud(c.points, c.normals, c.sac, fields), s.inputs, prov, compress=True, compact=True)
         records.append({**e, "status": "converged", "sample": str(dst.resolve())})
     m = build_manifest(records, list(src["fractions"].values()), src["seed"], base_dir=out)
     m["excluded"] = src.get("excluded", []) + [

@@ -10,6 +10,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -22,7 +23,7 @@ from cfdgen.errors import IahemoError  # noqa: E402
 from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, read_sample, write_sample  # noqa: E402
 from surrogate import metrics, ood  # noqa: E402
 from surrogate.artifact import load_model, save_model  # noqa: E402
-from surrogate.data import Normalisation, load_clouds  # noqa: E402
+from surrogate.data import Normalisation, load_clouds, load_manifest  # noqa: E402
 from surrogate.evaluate import evaluate, headline  # noqa: E402
 from surrogate.train import TrainConfig, train_model  # noqa: E402
 
@@ -394,6 +395,17 @@ def test_pack_compresses_and_extends(pipes, tmp_path):
     assert again["description"] == "analytic pipes"  # kept when a later pack gives none
     clouds = load_clouds(tmp_path / "packed" / "manifest.json")
     assert len(clouds) == 16 and all(c.fields["tawss"].shape == (600,) for c in clouds)
+    # the copy is compact: fields in half precision (read back widened) but TAP, whose ~13 kPa level half
+    # precision would round by ±4 Pa
+    first = load_manifest(manifest)[1][0]
+    copy = tmp_path / "packed" / f"samples/{first['case_id']}/{first['bc_sample']}.h5"
+    with h5py.File(copy) as f:
+        stored = {d.attrs["key"]: d.dtype for d in f["fields"].values()}
+    assert stored["tawss"] == np.float16 and stored["wss_mean"] == np.float16 and stored["tap"] == np.float32
+    full, half = read_sample(first["path"]).cloud, read_sample(copy).cloud
+    assert half.fields["tawss"].dtype == np.float32
+    np.testing.assert_allclose(half.fields["tawss"], full.fields["tawss"], rtol=1e-3)
+    np.testing.assert_array_equal(half.fields["tap"], full.fields["tap"].astype(np.float32))
     # new runs of packed cases: one on the same geometry is added; one whose surface file hashed differently but
     # is the same vessel is added under the packed hash (its split kept); one on another vessel is refused — it
     # would put one case into two splits
