@@ -72,7 +72,9 @@ def add_context(packed: Path, roots: list[Path], work: Path, progress: bool = Tr
             fields = {**c.fields, CONTEXT: context_field(c, geometry, openings)}
             prov = carried_provenance(s)
             prov["wall_context_from"] = f"{folder} prepared again (vessel mismatch {mismatch:.2f} spacings)"
-            write_sample(path, PointCloud(c.points, c.normals, c.sac, fields), s.inputs, prov, compress=True)
+            write_sample(
+                path, PointCloud(c.points, c.normals, c.sac, fields), s.inputs, prov, compress=True, compact=True
+            )
             done += 1
     return {"added": done, "had_it": skipped, "refused": refused}
 

@@ -38,7 +38,8 @@ def test_region_and_risk_models_load():
 
 
 def test_committed_dataset_carries_the_wall_context():
-    """Every packed sample has the per-point wall context (surrogate.pack_context), finite, one row per point."""
+    """Every packed sample has the per-point wall context (surrogate.pack_context), finite, one row per point, and
+    is compact (fields in half precision but those the registry keeps in full: the ~100 MB budget)."""
     import h5py
     import numpy as np
 
@@ -52,3 +53,7 @@ def test_committed_dataset_carries_the_wall_context():
             k = np.asarray(f["fields"][dataset_name(spec.key)])
             assert k.shape == (len(f["points"]), spec.ncomp), s["path"]
             assert np.isfinite(k).all(), s["path"]
+            for name, d in f["fields"].items():
+                # single precision only where the registry asks for it or half precision would overflow
+                full = registry.FIELDS[d.attrs["key"]].full_precision or np.abs(d[()]).max() >= 65504
+                assert d.dtype == (np.float32 if full else np.float16), f"{s['path']}: {name} stored as {d.dtype}"
