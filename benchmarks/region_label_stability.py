@@ -44,7 +44,11 @@ def main() -> None:
     from surrogate.metrics import parent_diameter
     from surrogate.regions import CATEGORIES, iou, label_regions
 
+    if not Path(args.manifest).is_file():
+        ap.error(f"--manifest: no such file: {args.manifest}")
     clouds = [c for c in load_clouds(args.manifest) if c.split == args.split]
+    if not clouds:
+        ap.error(f"--split: the manifest has no {args.split!r} runs (train, val or test)")
     rng = np.random.default_rng(0)
     scores: dict[str, list[float]] = defaultdict(list)
     by_geometry: dict[str, list[np.ndarray]] = defaultdict(list)

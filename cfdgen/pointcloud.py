@@ -228,8 +228,7 @@ def _attr(value: Any) -> Any:
 def _widened(key: str, d: h5py.Dataset) -> np.ndarray:
     """A field as stored, but a compact copy's half-precision scalar or vector as float32: sums of squares of
     8k half-precision values overflow it."""
-    spec = registry.FIELDS.get(key)
-    return np.asarray(d) if spec is not None and spec.kind == "array" else np.asarray(d, dtype=np.float32)
+    return np.asarray(d) if registry.field(key).kind == "array" else np.asarray(d, dtype=np.float32)
 
 
 def read_sample(path: str | Path) -> Sample:
@@ -244,7 +243,7 @@ def read_sample(path: str | Path) -> Sample:
             )
         for k in json.loads(prov.pop(JSON_ATTRS, "[]")):
             prov[k] = json.loads(prov[k])
-        fields = {key_from_dataset(name): _widened(key_from_dataset(name), d) for name, d in f["fields"].items()}
+        fields = {key: _widened(key, d) for key, d in ((key_from_dataset(n), d) for n, d in f["fields"].items())}
         normals = np.asarray(f["normals"], dtype=np.float32)
         cloud = PointCloud(np.asarray(f["points"]), normals, np.asarray(f["sac"]), fields)
         m, b = f["inputs/morphology"], f["inputs/bc"]

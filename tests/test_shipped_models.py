@@ -55,5 +55,5 @@ def test_committed_dataset_carries_the_wall_context():
             assert np.isfinite(k).all(), s["path"]
             for name, d in f["fields"].items():
                 # single precision only where the registry asks for it or half precision would overflow
-                full = registry.FIELDS[d.attrs["key"]].full_precision or np.abs(d[()]).max() >= 65504
+                full = registry.FIELDS[d.attrs["key"]].full_precision or np.abs(d[()]).max() >= np.finfo(np.float16).max
                 assert d.dtype == (np.float32 if full else np.float16), f"{s['path']}: {name} stored as {d.dtype}"
