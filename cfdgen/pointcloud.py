@@ -243,7 +243,10 @@ def read_sample(path: str | Path) -> Sample:
             )
         for k in json.loads(prov.pop(JSON_ATTRS, "[]")):
             prov[k] = json.loads(prov[k])
-        fields = {key: _widened(key, d) for key, d in ((key_from_dataset(n), d) for n, d in f["fields"].items())}
+        fields = {}
+        for name, d in f["fields"].items():
+            key = key_from_dataset(name)
+            fields[key] = _widened(key, d)
         normals = np.asarray(f["normals"], dtype=np.float32)
         cloud = PointCloud(np.asarray(f["points"]), normals, np.asarray(f["sac"]), fields)
         m, b = f["inputs/morphology"], f["inputs/bc"]
