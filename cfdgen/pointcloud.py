@@ -161,6 +161,25 @@ def sample_wall(wall: pv.PolyData, n_points: int = 16384, seed: int = 0, oversam
     return PointCloud(xyz, normals, (sac_values >= 0.5).astype(np.uint8), fields)
 
 
+def fields_at(wall: pv.PolyData, points: np.ndarray, keys) -> dict[str, np.ndarray]:
+    """The point fields ``keys`` of ``wall`` at the closest wall point to each of ``points`` (n, 3), interpolated
+    linearly in that point's triangle: another mesh's wall field where this one's samples lie (mesh comparisons)."""
+    pts = np.asarray(wall.points, dtype=np.float64)
+    tri, _ = fan_triangles(np.asarray(wall.faces))
+    surface = pv.PolyData.from_regular_faces(pts, tri)
+    cell, closest = surface.find_closest_cell(np.asarray(points, dtype=np.float64), return_closest_point=True)
+    corners = pts[tri[cell]]
+    e1, e2, d = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0], closest - corners[:, 0]
+    g11, g12, g22 = (e1 * e1).sum(1), (e1 * e2).sum(1), (e2 * e2).sum(1)
+    b1, b2 = (d * e1).sum(1), (d * e2).sum(1)
+    det = np.maximum(g11 * g22 - g12**2, 1e-300)
+    u, v = (g22 * b1 - g12 * b2) / det, (g11 * b2 - g12 * b1) / det
+    bary = np.column_stack([1 - u - v, u, v])
+    return {
+        k: np.einsum("nk,nk...->n...", bary, np.asarray(wall.point_data[k], dtype=np.float64)[tri[cell]]) for k in keys
+    }
+
+
 # ---------------------------------------------------------------- file
 
 

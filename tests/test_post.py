@@ -18,7 +18,7 @@ from cfdgen import registry
 from cfdgen.bc import BoundaryConditions, Waveform
 from cfdgen.centerline import RADIUS_ARRAY
 from cfdgen.errors import IahemoError
-from cfdgen.pointcloud import dataset_name, read_sample, sample_wall
+from cfdgen.pointcloud import dataset_name, fields_at, read_sample, sample_wall
 
 # Square duct of side A (mm) and length L (mm), uniform inflow U (m/s). Fully developed laminar flow in a square
 # duct has Fanning f·Re = 14.227 (Shah & London 1978) with Re on the hydraulic diameter D_h = A, so the
@@ -260,6 +260,23 @@ def test_sample_wall_even_deterministic_and_exact():
 
     d = cKDTree(a.points).query(a.points, k=2)[0][:, 1]
     assert d.min() > 0.6 * np.median(d)  # evenly spaced: no clumps (i.i.d. sampling gives ~0.05)
+
+
+def test_fields_at_reads_another_meshs_wall_linearly():
+    # Two triangulations of one sphere, as two meshes of one vessel: a field linear in space read from the coarse
+    # one at the fine one's samples is exact at the closest points (the polygon sits inside the sphere).
+    coarse = pv.Sphere(radius=5.0, theta_resolution=30, phi_resolution=15)
+    coarse.point_data["tawss"] = coarse.points @ np.array([1.0, -2.0, 0.5]) + 20.0
+    coarse.point_data["wss_mean"] = np.column_stack(
+        [coarse.points[:, 0], np.ones(coarse.n_points), np.zeros(coarse.n_points)]
+    )
+    fine = sample_wall(pv.Sphere(radius=5.0, theta_resolution=90, phi_resolution=45), 500, seed=1)
+    got = fields_at(coarse, fine.points, ["tawss", "wss_mean"])
+    _, closest = coarse.find_closest_cell(fine.points, return_closest_point=True)
+    np.testing.assert_allclose(got["tawss"], closest @ np.array([1.0, -2.0, 0.5]) + 20.0, atol=1e-9)
+    assert got["wss_mean"].shape == (500, 3)
+    np.testing.assert_allclose(got["wss_mean"][:, 0], closest[:, 0], atol=1e-9)
+    assert np.max(np.linalg.norm(closest - fine.points, axis=1)) < 0.1  # the meshes' gap, not a far-off cell
 
 
 def test_read_sample_refuses_other_registry_versions(tmp_path: Path):
