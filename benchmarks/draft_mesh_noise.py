@@ -12,7 +12,6 @@ cannot be closer to them than they are to each other. Writes benchmarks/results/
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,42 +25,42 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine  # noqa: E402
 
+from cfdgen import registry  # noqa: E402
 from cfdgen.atomic import write_json  # noqa: E402
 from cfdgen.case import load_case  # noqa: E402
+from cfdgen.errors import IahemoError  # noqa: E402
 from cfdgen.mesh import MESH_LEVELS  # noqa: E402
 from cfdgen.pointcloud import fields_at, read_sample  # noqa: E402
+from cfdgen.post import postprocess  # noqa: E402
 from cfdgen.prepare import mesh_case  # noqa: E402
+from cfdgen.simulate import SolverConfig, simulate  # noqa: E402
+from cfdgen.uq import run_boundary_conditions_for  # noqa: E402
 from surrogate import metrics  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = "s0000"
+TAWSS, WSS_MEAN, OSI = (registry.field(k).key for k in ("tawss", "wss_mean", "osi"))
 
 
-def simulate_options(sim: dict) -> list[str]:
-    """The workflow's simulate options (workflow/rules/simulate.smk) from the config's simulate section."""
-    time_opt = (
-        ["--end-time", str(sim["end_time"])] if sim.get("end_time") is not None else ["--cycles", str(sim["cycles"])]
-    )
-    return time_opt + [
-        "--max-co", str(sim.get("max_co", 0.8)),
-        "--n-outer", str(sim.get("n_outer", 1)),
-        "--interpolation", str(sim["interpolation"]),
-        "--np", "1",
-    ]  # fmt: skip
+def solver_config(sim: dict) -> tuple[SolverConfig, float | None]:
+    """The solver of the workflow's runs (workflow/rules/simulate.smk) from the config's simulate section, on one
+    rank; what the section leaves out keeps SolverConfig's default, which the config schema's defaults repeat."""
+    given = {k: sim[k] for k in ("cycles", "max_co", "n_outer", "interpolation") if sim.get(k) is not None}
+    return SolverConfig(n_procs=1, **given), sim.get("end_time")
 
 
 def compare(reference_sample: Path, wall: pv.PolyData) -> dict:
     s = read_sample(reference_sample)
-    other = fields_at(wall, s.cloud.points, ["tawss", "wss_mean", "osi"])
+    other = fields_at(wall, s.cloud.points, [TAWSS, WSS_MEAN, OSI])
     sac = np.asarray(s.cloud.sac, dtype=bool)
-    tawss, ref = other["tawss"], s.cloud.fields["tawss"]
+    tawss, ref = other[TAWSS], s.cloud.fields[TAWSS]
     return {
         "tawss_rel_l2": metrics.rel_l2(tawss, ref),
         "tawss_rel_l2_sac": metrics.rel_l2(tawss[sac], ref[sac]) if sac.any() else None,
         "tawss_rel_l2_off_sac": metrics.rel_l2(tawss[~sac], ref[~sac]),
         "wall_mean_tawss_change": float(tawss.mean() / ref.mean() - 1),
-        "wss_mean_rel_l2": metrics.rel_l2(other["wss_mean"], s.cloud.fields["wss_mean"]),
-        "osi_mae": metrics.mae(other["osi"], s.cloud.fields["osi"]),
+        "wss_mean_rel_l2": metrics.rel_l2(other[WSS_MEAN], s.cloud.fields[WSS_MEAN]),
+        "osi_mae": metrics.mae(other[OSI], s.cloud.fields[OSI]),
         "n_points": len(ref),
     }
 
@@ -80,20 +79,21 @@ def one_case(case_id: str, cfg: dict, factor: float, work: Path) -> dict:
     t0 = time.perf_counter()
     _, qc = mesh_case(case.surface, work / "mesh", other, case)
     mesh_s = time.perf_counter() - t0
-    run = work / "run"
+    bc, extra = run_boundary_conditions_for(base / "design", SAMPLE, work / "mesh", case)
+    solver, end_time = solver_config(cfg["simulate"])
     t0 = time.perf_counter()
-    cmd = ["iahemo", "simulate", str(work / "mesh"), "--case", str(case.path), "--design", str(base / "design")]
-    cmd += ["--sample", SAMPLE, *simulate_options(cfg["simulate"]), "-q", "-o", str(run)]
-    subprocess.run(cmd, check=True)
+    run = simulate(work / "mesh", work / "run", bc, solver, end_time=end_time, progress=False, extra=extra)
     run_s = time.perf_counter() - t0
-    subprocess.run(["iahemo", "post", str(run)], check=True, stdout=subprocess.DEVNULL)
+    if run.status != "converged":
+        raise IahemoError(f"the second mesh's run {run.status}: {run.reason}")
+    postprocess(run.run_dir)
     reference_cells = json.loads((base / "mesh" / "qc.json").read_text())["cells"]
     row = {
         "case": case_id,
         "cells": [reference_cells, qc.cells],
         "mesh_s": round(mesh_s, 1),
         "run_s": round(run_s, 1),
-        **compare(reference, pv.read(run / "post" / "wall.vtp")),
+        **compare(reference, pv.read(run.run_dir / "post" / "wall.vtp")),
     }
     print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
     return row
@@ -110,7 +110,10 @@ def main() -> None:
     rows = []
     for case_id in args.cases:
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append(one_case(case_id, cfg, args.factor, Path(tmp)))
+            try:
+                rows.append(one_case(case_id, cfg, args.factor, Path(tmp)))
+            except IahemoError as err:
+                raise SystemExit(f"draft_mesh_noise: {case_id}: {err}") from None
     mean = {
         k: float(np.mean([r[k] for r in rows if r[k] is not None]))
         for k in rows[0]

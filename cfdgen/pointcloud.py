@@ -146,8 +146,7 @@ def sample_wall(wall: pv.PolyData, n_points: int = 16384, seed: int = 0, oversam
     t_id, bary, xyz = t_id[keep], bary[keep], cand[keep]
 
     def at_points(values: np.ndarray) -> np.ndarray:
-        v = np.asarray(values, dtype=np.float64)
-        return np.einsum("nk,nk...->n...", bary, v[tri[t_id]])
+        return _linear(values, tri[t_id], bary)
 
     normals = at_points(_point_normals(pts, tri))
     normals /= np.maximum(np.linalg.norm(normals, axis=1), 1e-300)[:, None]
@@ -161,11 +160,21 @@ def sample_wall(wall: pv.PolyData, n_points: int = 16384, seed: int = 0, oversam
     return PointCloud(xyz, normals, (sac_values >= 0.5).astype(np.uint8), fields)
 
 
+def _linear(values, corners: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Point values at positions given by barycentric weights ``bary`` (n, 3) in triangles ``corners`` (n, 3)."""
+    return np.einsum("nk,nk...->n...", bary, np.asarray(values, dtype=np.float64)[corners])
+
+
 def fields_at(wall: pv.PolyData, points: np.ndarray, keys) -> dict[str, np.ndarray]:
     """The point fields ``keys`` of ``wall`` at the closest wall point to each of ``points`` (n, 3), interpolated
     linearly in that point's triangle: another mesh's wall field where this one's samples lie (mesh comparisons)."""
+    missing = [k for k in keys if k not in wall.point_data]
+    if missing:
+        raise IahemoError(f"the wall has no point field {', '.join(missing)} (it has: {', '.join(wall.point_data)})")
     pts = np.asarray(wall.points, dtype=np.float64)
     tri, _ = fan_triangles(np.asarray(wall.faces))
+    if len(tri) == 0:
+        raise IahemoError("the wall has no faces to read fields from")
     surface = pv.PolyData.from_regular_faces(pts, tri)
     cell, closest = surface.find_closest_cell(np.asarray(points, dtype=np.float64), return_closest_point=True)
     corners = pts[tri[cell]]
@@ -175,9 +184,7 @@ def fields_at(wall: pv.PolyData, points: np.ndarray, keys) -> dict[str, np.ndarr
     det = np.maximum(g11 * g22 - g12**2, 1e-300)
     u, v = (g22 * b1 - g12 * b2) / det, (g11 * b2 - g12 * b1) / det
     bary = np.column_stack([1 - u - v, u, v])
-    return {
-        k: np.einsum("nk,nk...->n...", bary, np.asarray(wall.point_data[k], dtype=np.float64)[tri[cell]]) for k in keys
-    }
+    return {k: _linear(wall.point_data[k], tri[cell], bary) for k in keys}
 
 
 # ---------------------------------------------------------------- file

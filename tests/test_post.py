@@ -279,6 +279,13 @@ def test_fields_at_reads_another_meshs_wall_linearly():
     assert np.max(np.linalg.norm(closest - fine.points, axis=1)) < 0.1  # the meshes' gap, not a far-off cell
 
 
+def test_fields_at_names_a_missing_field():
+    wall = pv.Sphere(radius=5.0)
+    wall.point_data["tawss"] = np.ones(wall.n_points)
+    with pytest.raises(IahemoError, match="no point field osi"):
+        fields_at(wall, wall.points[:3], ["tawss", "osi"])
+
+
 def test_read_sample_refuses_other_registry_versions(tmp_path: Path):
     from cfdgen.pointcloud import SampleInputs, write_sample
 
