@@ -215,7 +215,7 @@ def _cmd_train(args) -> int:
     from surrogate.train import TrainConfig
 
     options = _options_file(args.config)
-    for key in ("epochs", "ensemble", "points", "seed"):
+    for key in ("epochs", "ensemble", "points", "seed", "ema"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     cfg = TrainConfig.from_dict(options)
@@ -506,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ensemble", type=int, default=None, help="ensemble members (default 3)")
     p.add_argument("--points", type=int, default=None, help="points per cloud per training step")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--ema", type=float, default=None, help="moving average of the weights per step (0 off; 0.999)")
     p.add_argument("--no-ablation", action="store_true", help="skip the model without channel 3")
     p.add_argument("-o", "--out", required=True, help="model folder (hemodynamics.pt, card, curves, evaluation)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

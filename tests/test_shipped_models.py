@@ -57,3 +57,16 @@ def test_committed_dataset_carries_the_wall_context():
                 # single precision only where the registry asks for it or half precision would overflow
                 full = registry.FIELDS[d.attrs["key"]].full_precision or np.abs(d[()]).max() >= np.finfo(np.float16).max
                 assert d.dtype == (np.float32 if full else np.float16), f"{s['path']}: {name} stored as {d.dtype}"
+
+
+def test_hemodynamics_model_was_trained_with_the_committed_options():
+    """config/train_shipped.yaml is how the shipped model was made (the README's command)."""
+    from dataclasses import asdict
+
+    import yaml
+
+    from surrogate.train import TrainConfig
+
+    model = load_model(MODELS / "hemodynamics.pt")
+    options = yaml.safe_load((REPO / "config" / "train_shipped.yaml").read_text())
+    assert model.training["config"] == asdict(TrainConfig.from_dict(options))

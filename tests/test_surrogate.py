@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 from cfdgen import registry  # noqa: E402
 from cfdgen.bc import BoundaryConditions  # noqa: E402
 from cfdgen.dataset import write_manifest  # noqa: E402
-from cfdgen.errors import IahemoError  # noqa: E402
+from cfdgen.errors import ConfigError, IahemoError  # noqa: E402
 from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, read_sample, write_sample  # noqa: E402
 from surrogate import metrics, ood  # noqa: E402
 from surrogate.artifact import load_model, save_model  # noqa: E402
@@ -610,3 +610,29 @@ def test_wall_context_is_read_and_learned(tmp_path):
     np.testing.assert_allclose(a.mean["tawss"], b.mean["tawss"], rtol=1e-6)
     with pytest.raises(IahemoError, match="wall_context"):
         predict_arrays(again, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
+
+
+def test_weight_average_is_what_training_keeps(pipes):
+    """With ``ema`` the validated and kept weights are the running average: an average that barely moves keeps
+    the initial weights while the raw weights have moved; without it the trained weights are kept."""
+    from surrogate.pointnet import PointNetPP
+    from surrogate.train import network_config, to_tensors, train_member
+
+    manifest, model, clouds = pipes
+    norm = model.normalisation
+    data = [to_tensors(c, norm, True) for c in clouds if c.split == "train"]
+    net_cfg = network_config(norm, data[0].feats.shape[1], SMALL_NET)
+    torch.manual_seed(5)
+    initial = torch.cat([p.detach().flatten() for p in PointNetPP(net_cfg).parameters()])
+
+    def moved(ema: float) -> float:
+        cfg = TrainConfig(epochs=1, points=128, lr=1e-2, threads=1, net=SMALL_NET, ema=ema, context=False)
+        net, log = train_member(cfg, net_cfg, data, [], seed=5, progress=False)
+        assert log["best_epoch"] == 1
+        kept = torch.cat([p.detach().flatten() for p in net.parameters()])
+        return float((kept - initial).norm() / initial.norm())
+
+    assert moved(0.0) > 0.01
+    assert moved(1 - 1e-7) < 1e-5
+    with pytest.raises(ConfigError, match="ema"):
+        TrainConfig(ema=1.0)

@@ -9,7 +9,7 @@ MODEL_DIR = f"{RESULTS}/models/hemodynamics"
 
 def train_options(wildcards):
     s = config.get("surrogate", {})
-    opts = [f"--{k} {s[k]}" for k in ("epochs", "ensemble", "points", "seed") if s.get(k) is not None]
+    opts = [f"--{k} {s[k]}" for k in ("epochs", "ensemble", "points", "seed", "ema") if s.get(k) is not None]
     if not s.get("ablation", True):
         opts.append("--no-ablation")
     return " ".join(opts)
