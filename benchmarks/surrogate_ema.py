@@ -1,0 +1,61 @@
+"""Does the moving average of the weights (TrainConfig.ema) help the surrogate, and how long should it be?
+
+    .venv/bin/python benchmarks/surrogate_ema.py [--manifest data/dataset_draft/manifest.json]
+        [--out work/ema_models] [--ema 0 0.995 0.999]
+
+One member per value (seed 0, the shipped model's other options, one thread each, all trained side by side with
+``iahemo train`` unless their folder holds a model already), each scored by TAWSS ε on the validation geometries
+(where the value is chosen) and on the test geometries. Writes benchmarks/results/surrogate_ema.json.
+"""
+
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine  # noqa: E402
+from variants import trained_model  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+OPTIONS = {"epochs": 120, "patience": 40, "threads": 1, "ensemble": 1, "seed": 0}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--manifest", default=str(REPO / "data" / "dataset_draft" / "manifest.json"))
+    ap.add_argument("--out", default=str(REPO / "work" / "ema_models"))
+    ap.add_argument("--ema", type=float, nargs="+", default=[0.0, 0.995, 0.999])
+    args = ap.parse_args()
+
+    from cfdgen.atomic import write_json
+    from surrogate.artifact import load_model
+    from surrogate.data import load_clouds
+    from surrogate.metrics import rel_l2
+    from surrogate.predict import predict_cloud
+
+    folders = {ema: Path(args.out) / f"ema_{ema:g}" for ema in args.ema}
+    with ThreadPoolExecutor(len(folders)) as pool:  # each job is an `iahemo train` process
+        models = dict(zip(folders, pool.map(lambda e: trained_model(folders[e], args.manifest, {**OPTIONS, "ema": e}),
+                                            folders)))  # fmt: skip
+    clouds = [c for c in load_clouds(args.manifest) if c.split in ("val", "test")]
+    variants = {}
+    for ema, path in models.items():
+        model = load_model(path)
+        member = model.training["members"][0]
+        row = {"best_epoch": member["best_epoch"], "best_val_loss": member["best_val"],
+               "train_minutes": round(model.training["train_seconds"] / 60, 1)}  # fmt: skip
+        for split in ("val", "test"):
+            eps = [rel_l2(predict_cloud(model, c).mean["tawss"], c.fields["tawss"]) for c in clouds if c.split == split]
+            row[f"{split}_tawss_rel_l2"] = float(sum(eps) / len(eps))
+            row[f"{split}_runs"] = len(eps)
+        variants[f"{ema:g}"] = row
+        print(f"ema {ema:g}: {row}", flush=True)
+    out = REPO / "benchmarks" / "results" / "surrogate_ema.json"
+    write_json(out, {"benchmark": "surrogate_ema", "manifest": args.manifest, "options": OPTIONS,
+                     "variants": variants, "machine": machine()})  # fmt: skip
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
