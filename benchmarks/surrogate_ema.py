@@ -31,14 +31,13 @@ def main() -> None:
     from cfdgen.atomic import write_json
     from surrogate.artifact import load_model
     from surrogate.data import load_clouds
-    from surrogate.metrics import rel_l2
-    from surrogate.predict import predict_cloud
+    from surrogate.evaluate import evaluate, headline
 
     folders = {ema: Path(args.out) / f"ema_{ema:g}" for ema in args.ema}
     with ThreadPoolExecutor(len(folders)) as pool:  # each job is an `iahemo train` process
-        models = dict(zip(folders, pool.map(lambda e: trained_model(folders[e], args.manifest, {**OPTIONS, "ema": e}),
-                                            folders)))  # fmt: skip
-    clouds = [c for c in load_clouds(args.manifest) if c.split in ("val", "test")]
+        jobs = {e: pool.submit(trained_model, f, args.manifest, {**OPTIONS, "ema": e}) for e, f in folders.items()}
+        models = {e: job.result() for e, job in jobs.items()}
+    clouds = load_clouds(args.manifest)
     variants = {}
     for ema, path in models.items():
         model = load_model(path)
@@ -46,9 +45,9 @@ def main() -> None:
         row = {"best_epoch": member["best_epoch"], "best_val_loss": member["best_val"],
                "train_minutes": round(model.training["train_seconds"] / 60, 1)}  # fmt: skip
         for split in ("val", "test"):
-            eps = [rel_l2(predict_cloud(model, c).mean["tawss"], c.fields["tawss"]) for c in clouds if c.split == split]
-            row[f"{split}_tawss_rel_l2"] = float(sum(eps) / len(eps))
-            row[f"{split}_runs"] = len(eps)
+            result = evaluate(model, clouds, split=split, turned=False)
+            row[f"{split}_tawss_rel_l2"] = headline(result)["tawss_rel_l2"]
+            row[f"{split}_runs"] = result["n_samples"]
         variants[f"{ema:g}"] = row
         print(f"ema {ema:g}: {row}", flush=True)
     out = REPO / "benchmarks" / "results" / "surrogate_ema.json"
