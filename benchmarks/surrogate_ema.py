@@ -10,12 +10,11 @@ One member per value (seed 0, the shipped model's other options, one thread each
 
 import argparse
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine  # noqa: E402
-from variants import trained_model  # noqa: E402
+from variants import scored, trained_side_by_side  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 OPTIONS = {"epochs": 120, "patience": 40, "threads": 1, "ensemble": 1, "seed": 0}
@@ -29,25 +28,18 @@ def main() -> None:
     args = ap.parse_args()
 
     from cfdgen.atomic import write_json
-    from surrogate.artifact import load_model
     from surrogate.data import load_clouds
-    from surrogate.evaluate import evaluate, headline
 
-    folders = {ema: Path(args.out) / f"ema_{ema:g}" for ema in args.ema}
-    with ThreadPoolExecutor(len(folders)) as pool:  # each job is an `iahemo train` process
-        jobs = {e: pool.submit(trained_model, f, args.manifest, {**OPTIONS, "ema": e}) for e, f in folders.items()}
-        models = {e: job.result() for e, job in jobs.items()}
+    names = {f"ema_{ema:g}": ema for ema in args.ema}
+    models = trained_side_by_side(args.manifest, {n: {**OPTIONS, "ema": e} for n, e in names.items()}, args.out)
     clouds = load_clouds(args.manifest)
     variants = {}
-    for ema, path in models.items():
-        model = load_model(path)
-        member = model.training["members"][0]
-        row = {"best_epoch": member["best_epoch"], "best_val_loss": member["best_val"],
-               "train_minutes": round(model.training["train_seconds"] / 60, 1)}  # fmt: skip
+    for name, ema in names.items():
+        r = scored(models[name], clouds)
+        row = {k: r[k] for k in ("best_epoch", "best_val_loss", "train_minutes")}
         for split in ("val", "test"):
-            result = evaluate(model, clouds, split=split, turned=False)
-            row[f"{split}_tawss_rel_l2"] = headline(result)["tawss_rel_l2"]
-            row[f"{split}_runs"] = result["n_samples"]
+            row[f"{split}_tawss_rel_l2"] = r[split]["tawss_rel_l2"]
+            row[f"{split}_runs"] = r[f"{split}_runs"]
         variants[f"{ema:g}"] = row
         print(f"ema {ema:g}: {row}", flush=True)
     out = REPO / "benchmarks" / "results" / "surrogate_ema.json"

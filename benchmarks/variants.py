@@ -20,3 +20,28 @@ def trained_model(folder: Path, manifest: str, options: dict) -> Path:
             check=True,
         )  # fmt: skip
     return model
+
+
+def trained_side_by_side(manifest: str, options: dict[str, dict], out: Path) -> dict[str, Path]:
+    """Every variant's model (``out/<name>``), the missing ones trained at the same time, one process each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(options)) as pool:
+        jobs = {v: pool.submit(trained_model, Path(out) / v, manifest, o) for v, o in options.items()}
+        return {v: job.result() for v, job in jobs.items()}
+
+
+def scored(model_path: Path, clouds, splits=("val", "test")) -> dict:
+    """A one-member variant's training summary and, per split, the evaluation's headline and run count."""
+    from surrogate.artifact import load_model
+    from surrogate.evaluate import evaluate, headline
+
+    model = load_model(model_path)
+    member = model.training["members"][0]
+    row = {"best_epoch": member["best_epoch"], "best_val_loss": member["best_val"],
+           "train_minutes": round(model.training["train_seconds"] / 60, 1)}  # fmt: skip
+    for split in splits:
+        result = evaluate(model, clouds, split=split, turned=False)
+        row[split] = headline(result)
+        row[f"{split}_runs"] = result["n_samples"]
+    return row

@@ -365,6 +365,44 @@ def test_loss_weights_count_what_the_surrogate_uses():
     assert mse == pytest.approx(expected)
 
 
+def test_field_weights_scale_their_columns_only():
+    from types import SimpleNamespace
+
+    from surrogate.data import TARGETS, target_columns
+    from surrogate.train import loss_weights
+
+    cloud = SimpleNamespace(points=np.zeros((4, 3)), sac=np.array([1, 1, 0, 0], dtype=np.uint8))
+    w = loss_weights(cloud, TARGETS, 0.5, {"tawss": 3.0})
+    for j, (key, _) in enumerate(target_columns(TARGETS)):  # the sac factor multiplies the field's weight
+        assert list(w[:, j]) == {"tawss": [3, 3, 1.5, 1.5], "tap": [1, 1, 1, 1]}.get(key, [1, 1, 0.5, 0.5])
+    for bad in ({"wssg": 2.0}, {"tawss": 0.0}):  # not a target; not positive
+        with pytest.raises(ConfigError, match="field_weights"):
+            TrainConfig(field_weights=bad)
+
+
+def test_tawss_value_weights_make_the_loss_count_errors_as_tawss_eps_does():
+    from types import SimpleNamespace
+
+    import torch
+
+    from surrogate.data import TARGETS, target_columns
+    from surrogate.train import loss_weights, weighted_mse
+
+    tawss = np.array([0.5, 1.0, 2.0, 4.0])
+    cloud = SimpleNamespace(points=np.zeros((4, 3)), sac=np.zeros(4, np.uint8), fields={"tawss": tawss})
+    j = [k for k, _ in target_columns(TARGETS)].index("tawss")
+    w = loss_weights(cloud, TARGETS, tawss_value_power=2.0)
+    assert w[:, j].mean() == pytest.approx(1.0) and np.all(np.delete(w, j, axis=1) == 1.0)
+    # an error δ in log TAWSS is ~TAWSS·δ in TAWSS, so Σ w δ² / Σ w = Σ TAWSS² δ² / Σ TAWSS² ≈ ε²
+    delta = np.array([0.02, -0.01, 0.03, 0.01])
+    pred, y = torch.zeros(1, 4, 1), torch.as_tensor(delta, dtype=torch.float32)[None, :, None]
+    loss = float(weighted_mse(pred, y, torch.as_tensor(w[:, j : j + 1])[None]))
+    eps2 = float(np.sum((tawss * np.expm1(delta)) ** 2) / np.sum(tawss**2))
+    assert loss == pytest.approx(eps2, rel=0.05)  # equal to first order in δ
+    unweighted = float(np.mean(delta**2))
+    assert abs(unweighted - eps2) > 0.2 * eps2  # without the weights it is another number
+
+
 def test_ood_flags_far_inputs(pipes):
     _, model, clouds = pipes
     c = next(c for c in clouds if c.split == "train")

@@ -10,6 +10,8 @@ MODEL_DIR = f"{RESULTS}/models/hemodynamics"
 def train_options(wildcards):
     s = config.get("surrogate", {})
     opts = [f"--{k} {s[k]}" for k in ("epochs", "ensemble", "points", "seed", "ema") if s.get(k) is not None]
+    if s.get("options"):
+        opts.insert(0, f"--config {s['options']}")
     if not s.get("ablation", True):
         opts.append("--no-ablation")
     return " ".join(opts)
@@ -18,6 +20,8 @@ def train_options(wildcards):
 rule train_surrogate:
     input:
         manifest=f"{DATASET}/manifest.json",
+        # a changed options file retrains the model
+        options=config.get("surrogate", {}).get("options") or [],
     output:
         model=f"{MODEL_DIR}/hemodynamics.pt",
         evaluation=f"{MODEL_DIR}/evaluation.json",

@@ -1,0 +1,65 @@
+"""One surrogate member per training-option variant, scored where the choice is made (validation) and on the
+test geometries: does an option the shipped model does not use help it?
+
+    .venv/bin/python benchmarks/surrogate_options.py [--manifest data/dataset_draft/manifest.json]
+        [--out work/option_models] [--variants baseline weight_decay_0.05 ...]
+
+Every variant is session 20's shipped options as one member (BASE: seed 0, one thread) plus its own overrides
+(VARIANTS), trained side by side with ``iahemo train`` unless its folder holds a model already,
+and scored by TAWSS ε and OSI MAE with surrogate.evaluate. Writes benchmarks/results/surrogate_options.json.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine  # noqa: E402
+from variants import scored, trained_side_by_side  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+# session 20's shipped options (before field_weights), as one member
+BASE = {"epochs": 120, "patience": 40, "ema": 0.999, "threads": 1, "ensemble": 1, "seed": 0}
+VARIANTS = {
+    "baseline": {},
+    # the training loss falls to ~0.07 while the validation loss stays at ~0.27: stronger decoupled weight decay
+    "weight_decay_0.05": {"weight_decay": 0.05},
+    # TAWSS is one column of six in the loss; the headline is TAWSS ε
+    "tawss_weight_3": {"field_weights": {"tawss": 3.0}},
+    "both": {"weight_decay": 0.05, "field_weights": {"tawss": 3.0}},
+    # the loss on log TAWSS counts every point alike, ε counts a point's error by its TAWSS²
+    "tawss_value_power_1": {"tawss_value_power": 1.0},
+    "tawss_value_power_2": {"tawss_value_power": 2.0},
+    "tawss_weight_3_seed_1": {"field_weights": {"tawss": 3.0}, "seed": 1},
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--manifest", default=str(REPO / "data" / "dataset_draft" / "manifest.json"))
+    ap.add_argument("--out", default=str(REPO / "work" / "option_models"))
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    args = ap.parse_args()
+
+    from cfdgen.atomic import write_json
+    from surrogate.data import load_clouds
+
+    options = {v: {**BASE, **VARIANTS[v]} for v in args.variants}
+    models = trained_side_by_side(args.manifest, options, args.out)
+    clouds = load_clouds(args.manifest)
+    rows = {}
+    for v, path in models.items():
+        r = scored(path, clouds)
+        row = {"options": options[v], "best_epoch": r["best_epoch"], "train_minutes": r["train_minutes"]}
+        for split in ("val", "test"):
+            row[split] = {k: r[split][k] for k in ("tawss_rel_l2", "osi_mae", "tap_rel_l2", "wss_mean_rel_l2")}
+        rows[v] = row
+        print(f"{v}: val {row['val']}, test {row['test']}", flush=True)
+    out = REPO / "benchmarks" / "results" / "surrogate_options.json"
+    write_json(out, {"benchmark": "surrogate_options", "manifest": args.manifest, "variants": rows,
+                     "machine": machine()})  # fmt: skip
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
