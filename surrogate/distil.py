@@ -118,10 +118,11 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
     sac = result.get("sac_summary", {})
     cells = [_pct(sac[m]["sac_tawss_rel"]["mean"]) if "sac_tawss_rel" in sac.get(m, {}) else "–" for m, _ in columns]
     lines.append("| sac-averaged TAWSS rel. error | " + " | ".join(cells) + " |")
+    cpu = platform.processor() or platform.machine()  # processor() is empty on most Linux systems
     lines += [
         "",
         f"Inference: {result['inference_s_median']:.3f} s median for {result['points_per_sample']} points "
-        f"({len(model.members)} members, CPU, {t.get('threads', 2)} threads, {platform.processor() or 'CPU'}).",
+        f"({len(model.members)} members, {t.get('threads', 2)} CPU threads, {cpu}).",
         "",
         "## Limits",
         "- Synthetic sidewall/bifurcation geometries at a coarse mesh level; real aneurysms differ (see the "
