@@ -123,6 +123,8 @@ class TrainConfig:
         if bad:
             names = ", ".join(TARGETS)
             raise ConfigError(f"field_weights must name target fields ({names}) with weights > 0 (got {bad})")
+        if self.tawss_value_power < 0:
+            raise ConfigError(f"tawss_value_power must be >= 0 (got {self.tawss_value_power})")
         if not 0 <= self.outside_sac_weight <= 1:
             raise ConfigError(f"outside_sac_weight must be in [0, 1] (got {self.outside_sac_weight})")
 
@@ -158,7 +160,8 @@ def loss_weights(
     tawss_value_power: float = 0.0,
 ) -> np.ndarray:
     """(n, c): each column its field's weight (``field_weights``, default 1), times ``outside_sac_weight`` for the
-    channel-3 fields' columns at points off the sac."""
+    channel-3 fields' columns at points off the sac, and the TAWSS column times (TAWSS / its cloud mean) **
+    ``tawss_value_power`` (0: not)."""
     columns = target_columns(targets)
     cols = np.array([k in CHANNEL3_KEYS for k, _ in columns])
     off_sac = np.asarray(cloud.sac) == 0

@@ -378,6 +378,8 @@ def test_field_weights_scale_their_columns_only():
     for bad in ({"wssg": 2.0}, {"tawss": 0.0}):  # not a target; not positive
         with pytest.raises(ConfigError, match="field_weights"):
             TrainConfig(field_weights=bad)
+    with pytest.raises(ConfigError, match="tawss_value_power"):
+        TrainConfig(tawss_value_power=-1.0)
 
 
 def test_tawss_value_weights_make_the_loss_count_errors_as_tawss_eps_does():
