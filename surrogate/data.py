@@ -33,6 +33,7 @@ TARGETS: tuple[str, ...] = tuple(k for k, f in registry.FIELDS.items() if f.targ
 EXTRA_FIELDS: tuple[str, ...] = ("ntawss", "wssg")
 LOG_FLOOR = 1e-4  # Pa; TAWSS below it (stagnant corners) is clipped before the log
 PRESSURE = registry.FIELDS["tap"].key
+TAWSS = registry.FIELDS["tawss"].key
 PRESSURE_REFERENCE = "bc:mean_pressure_pa"
 
 

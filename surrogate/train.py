@@ -26,6 +26,7 @@ from surrogate.data import (
     FRAMES,
     LOG_FLOOR,
     TARGETS,
+    TAWSS,
     Cloud,
     Normalisation,
     in_frame,
@@ -119,7 +120,9 @@ class TrainConfig:
             raise ConfigError(f"frame must be one of {', '.join(FRAMES)} (got {self.frame!r})")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema must be in [0, 1) (got {self.ema})")
-        bad = {k: v for k, v in self.field_weights.items() if k not in TARGETS or not float(v) > 0}
+        if not isinstance(self.field_weights, dict):
+            raise ConfigError(f"field_weights must map target fields to weights (got {self.field_weights!r})")
+        bad = {k: v for k, v in self.field_weights.items() if k not in TARGETS or not _is_number(v) or not v > 0}
         if bad:
             names = ", ".join(TARGETS)
             raise ConfigError(f"field_weights must name target fields ({names}) with weights > 0 (got {bad})")
@@ -133,11 +136,29 @@ class TrainConfig:
         return from_options(cls, d, "training")
 
 
+# Option types that a YAML value can be checked against before __post_init__ compares it with numbers
+# (annotations are strings here: ``from __future__ import annotations``).
+_SIMPLE_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "dict": (dict,)}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def from_options(cls, d: dict, what: str):
-    """``cls(**d)`` for a dataclass of options read from YAML, naming every key it does not know."""
+    """``cls(**d)`` for a dataclass of options read from YAML, naming every key it does not know and every value
+    of the wrong type (simple types only: int, float, bool, str, dict, each possibly ``| None``)."""
     unknown = set(d) - set(cls.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"unknown {what} options: {', '.join(sorted(unknown))}")
+    for key, value in d.items():
+        annotation = str(cls.__dataclass_fields__[key].type)
+        optional = annotation.endswith(" | None")
+        allowed = _SIMPLE_TYPES.get(annotation.removesuffix(" | None"))
+        if allowed is None or (optional and value is None):
+            continue
+        if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+            raise ConfigError(f"{what} option {key} must be {annotation} (got {value!r})")
     return cls(**d)
 
 
@@ -152,26 +173,34 @@ class Tensors:
     w: torch.Tensor  # (n, c) loss weights
 
 
-def loss_weights(
-    cloud: Cloud,
-    targets: tuple[str, ...],
-    outside_sac_weight: float = 1.0,
-    field_weights: dict | None = None,
-    tawss_value_power: float = 0.0,
-) -> np.ndarray:
-    """(n, c): each column its field's weight (``field_weights``, default 1), times ``outside_sac_weight`` for the
-    channel-3 fields' columns at points off the sac, and the TAWSS column times (TAWSS / its cloud mean) **
+@dataclass(frozen=True, eq=False)
+class LossWeighting:
+    """How much each point's error in each output column counts (TrainConfig's ``outside_sac_weight``,
+    ``field_weights`` and ``tawss_value_power``)."""
+
+    outside_sac: float = 1.0
+    fields: dict = field(default_factory=dict)
+    tawss_value_power: float = 0.0
+
+    @classmethod
+    def of(cls, cfg: TrainConfig) -> LossWeighting:
+        # The ablation (no channel 3) and a model that uses the network everywhere weigh every point the same.
+        outside = cfg.outside_sac_weight if cfg.use_lofi and cfg.lofi_outside_sac else 1.0
+        return cls(outside, dict(cfg.field_weights), cfg.tawss_value_power)
+
+
+def loss_weights(cloud: Cloud, targets: tuple[str, ...], weighting: LossWeighting = LossWeighting()) -> np.ndarray:
+    """(n, c): each column its field's weight (``fields``, default 1), times ``outside_sac`` for the channel-3
+    fields' columns at points off the sac, and the TAWSS column times (TAWSS / its cloud mean) **
     ``tawss_value_power`` (0: not)."""
-    columns = target_columns(targets)
-    cols = np.array([k in CHANNEL3_KEYS for k, _ in columns])
+    names = [k for k, _ in target_columns(targets)]
+    cols = np.array([k in CHANNEL3_KEYS for k in names])
     off_sac = np.asarray(cloud.sac) == 0
-    per_field = np.array([float((field_weights or {}).get(k, 1.0)) for k, _ in columns], dtype=np.float32)
-    w = np.tile(per_field, (len(cloud.points), 1))
-    w[np.ix_(off_sac, cols)] *= outside_sac_weight
-    if tawss_value_power:
-        v = np.maximum(np.asarray(cloud.fields["tawss"], dtype=np.float64), LOG_FLOOR) ** tawss_value_power
-        j = [k for k, _ in columns].index("tawss")
-        w[:, j] *= (v / v.mean()).astype(np.float32)
+    w = np.tile(np.array([float(weighting.fields.get(k, 1.0)) for k in names], dtype=np.float32), (len(off_sac), 1))
+    w[np.ix_(off_sac, cols)] *= weighting.outside_sac
+    if weighting.tawss_value_power:
+        v = np.maximum(np.asarray(cloud.fields[TAWSS], dtype=np.float64), LOG_FLOOR) ** weighting.tawss_value_power
+        w[:, names.index(TAWSS)] *= (v / v.mean()).astype(np.float32)
     return w
 
 
@@ -180,12 +209,7 @@ def weighted_mse(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.
 
 
 def to_tensors(
-    cloud: Cloud,
-    norm: Normalisation,
-    use_lofi: bool,
-    outside_sac_weight: float = 1.0,
-    field_weights: dict | None = None,
-    tawss_value_power: float = 0.0,
+    cloud: Cloud, norm: Normalisation, use_lofi: bool, weighting: LossWeighting = LossWeighting()
 ) -> Tensors:
     return Tensors(
         torch.as_tensor(norm.coords(cloud.points), dtype=torch.float32),
@@ -195,7 +219,7 @@ def to_tensors(
             norm.encode_targets(stack_targets(cloud.fields, tuple(norm.targets)), cloud.p_ref, cloud.lofi),
             dtype=torch.float32,
         ),
-        torch.as_tensor(loss_weights(cloud, tuple(norm.targets), outside_sac_weight, field_weights, tawss_value_power)),
+        torch.as_tensor(loss_weights(cloud, tuple(norm.targets), weighting)),
     )
 
 
@@ -336,11 +360,9 @@ def train_model(
     train_f = [in_frame(c, cfg.frame) for c in train_c]
     residual = ("tawss",) if cfg.use_lofi and cfg.lofi_residual else ()
     norm = Normalisation.fit(train_f, TARGETS, residual, cfg.frame, cfg.context)
-    # The ablation (no channel 3) and a model that uses the network everywhere weigh every point the same.
-    weight = cfg.outside_sac_weight if cfg.use_lofi and cfg.lofi_outside_sac else 1.0
-    weights = (weight, cfg.field_weights, cfg.tawss_value_power)
-    train = [to_tensors(c, norm, cfg.use_lofi, *weights) for c in train_f]
-    val = [to_tensors(in_frame(c, cfg.frame), norm, cfg.use_lofi, *weights) for c in val_c]
+    weighting = LossWeighting.of(cfg)
+    train = [to_tensors(c, norm, cfg.use_lofi, weighting) for c in train_f]
+    val = [to_tensors(in_frame(c, cfg.frame), norm, cfg.use_lofi, weighting) for c in val_c]
     cols = VectorColumns.of(norm) if cfg.augment_rotation else None
     net_cfg = network_config(norm, train[0].feats.shape[1], cfg.net)
     started = time.perf_counter()

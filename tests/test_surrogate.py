@@ -346,10 +346,10 @@ def test_loss_weights_count_what_the_surrogate_uses():
     from types import SimpleNamespace
 
     from surrogate.data import TARGETS, target_columns
-    from surrogate.train import loss_weights, weighted_mse
+    from surrogate.train import LossWeighting, loss_weights, weighted_mse
 
     cloud = SimpleNamespace(points=np.zeros((4, 3)), sac=np.array([1, 1, 0, 0], dtype=np.uint8))
-    w = loss_weights(cloud, TARGETS, 0.25)
+    w = loss_weights(cloud, TARGETS, LossWeighting(outside_sac=0.25))
     cols = [k for k, _ in target_columns(TARGETS)]
     assert w.shape == (4, len(cols))
     for j, key in enumerate(cols):  # pressure counts fully everywhere; channel-3 fields a quarter off the sac
@@ -369,10 +369,10 @@ def test_field_weights_scale_their_columns_only():
     from types import SimpleNamespace
 
     from surrogate.data import TARGETS, target_columns
-    from surrogate.train import loss_weights
+    from surrogate.train import LossWeighting, loss_weights
 
     cloud = SimpleNamespace(points=np.zeros((4, 3)), sac=np.array([1, 1, 0, 0], dtype=np.uint8))
-    w = loss_weights(cloud, TARGETS, 0.5, {"tawss": 3.0})
+    w = loss_weights(cloud, TARGETS, LossWeighting(outside_sac=0.5, fields={"tawss": 3.0}))
     for j, (key, _) in enumerate(target_columns(TARGETS)):  # the sac factor multiplies the field's weight
         assert list(w[:, j]) == {"tawss": [3, 3, 1.5, 1.5], "tap": [1, 1, 1, 1]}.get(key, [1, 1, 0.5, 0.5])
     for bad in ({"wssg": 2.0}, {"tawss": 0.0}):  # not a target; not positive
@@ -380,6 +380,15 @@ def test_field_weights_scale_their_columns_only():
             TrainConfig(field_weights=bad)
     with pytest.raises(ConfigError, match="tawss_value_power"):
         TrainConfig(tawss_value_power=-1.0)
+    # YAML values of the wrong type: one line naming the option, not a TypeError from a comparison
+    for options, fragment in (({"field_weights": 3}, "field_weights must be dict"),
+                              ({"tawss_value_power": "abc"}, "tawss_value_power must be float"),
+                              ({"field_weights": {"tawss": "abc"}}, "field_weights must name"),
+                              ({"epochs": True}, "epochs must be int")):  # fmt: skip
+        with pytest.raises(ConfigError, match=fragment):
+            TrainConfig.from_dict(options)
+    # an int where a float is wanted, None where the option allows it
+    assert TrainConfig.from_dict({"weight_decay": 0, "eval_points": None}).weight_decay == 0
 
 
 def test_tawss_value_weights_make_the_loss_count_errors_as_tawss_eps_does():
@@ -388,12 +397,12 @@ def test_tawss_value_weights_make_the_loss_count_errors_as_tawss_eps_does():
     import torch
 
     from surrogate.data import TARGETS, target_columns
-    from surrogate.train import loss_weights, weighted_mse
+    from surrogate.train import LossWeighting, loss_weights, weighted_mse
 
     tawss = np.array([0.5, 1.0, 2.0, 4.0])
     cloud = SimpleNamespace(points=np.zeros((4, 3)), sac=np.zeros(4, np.uint8), fields={"tawss": tawss})
     j = [k for k, _ in target_columns(TARGETS)].index("tawss")
-    w = loss_weights(cloud, TARGETS, tawss_value_power=2.0)
+    w = loss_weights(cloud, TARGETS, LossWeighting(tawss_value_power=2.0))
     assert w[:, j].mean() == pytest.approx(1.0) and np.all(np.delete(w, j, axis=1) == 1.0)
     # an error δ in log TAWSS is ~TAWSS·δ in TAWSS, so Σ w δ² / Σ w = Σ TAWSS² δ² / Σ TAWSS² ≈ ε²
     delta = np.array([0.02, -0.01, 0.03, 0.01])
