@@ -6,7 +6,8 @@ test geometries: does an option the shipped model does not use help it?
 
 Every variant is session 20's shipped options as one member (BASE: seed 0, one thread) plus its own overrides
 (VARIANTS), trained side by side with ``iahemo train`` unless its folder holds a model already,
-and scored by TAWSS ε and OSI MAE with surrogate.evaluate. Writes benchmarks/results/surrogate_options.json.
+and scored by TAWSS ε and OSI MAE with surrogate.evaluate (a variant trained with mirrored clouds also without
+its mirror views, ``one_view``). Writes benchmarks/results/surrogate_options.json.
 """
 
 import argparse
@@ -31,6 +32,9 @@ VARIANTS = {
     "tawss_value_power_1": {"tawss_value_power": 1.0},
     "tawss_value_power_2": {"tawss_value_power": 2.0},
     "tawss_weight_3_seed_1": {"field_weights": {"tawss": 3.0}, "seed": 1},
+    # a mirrored vessel is another valid geometry with the mirrored flow (TrainConfig.augment_mirror)
+    "tawss_weight_3_mirror": {"field_weights": {"tawss": 3.0}, "augment_mirror": True},
+    "tawss_weight_3_mirror_seed_1": {"field_weights": {"tawss": 3.0}, "augment_mirror": True, "seed": 1},
 }
 
 
@@ -49,10 +53,14 @@ def main() -> None:
     clouds = load_clouds(args.manifest)
     rows = {}
     for v, path in models.items():
-        r = scored(path, clouds)
+        mirrored = bool(options[v].get("augment_mirror"))  # such a model answers with its mirror image too
+        r = scored(path, clouds, mirror_views=mirrored)
         row = {"options": options[v], "best_epoch": r["best_epoch"], "train_minutes": r["train_minutes"]}
         for split in ("val", "test"):
             row[split] = {k: r[split][k] for k in ("tawss_rel_l2", "osi_mae", "tap_rel_l2", "wss_mean_rel_l2")}
+        if mirrored:  # what the mirror views add
+            one = scored(path, clouds, mirror_views=False)
+            row["one_view"] = {s: {k: one[s][k] for k in ("tawss_rel_l2", "osi_mae")} for s in ("val", "test")}
         rows[v] = row
         print(f"{v}: val {row['val']}, test {row['test']}", flush=True)
     out = REPO / "benchmarks" / "results" / "surrogate_options.json"

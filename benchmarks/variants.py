@@ -31,12 +31,17 @@ def trained_side_by_side(manifest: str, options: dict[str, dict], out: Path) -> 
         return {v: job.result() for v, job in jobs.items()}
 
 
-def scored(model_path: Path, clouds, splits=("val", "test")) -> dict:
-    """A one-member variant's training summary and, per split, the evaluation's headline and run count."""
+def scored(model_path: Path, clouds, splits=("val", "test"), mirror_views: bool | None = None) -> dict:
+    """A one-member variant's training summary and, per split, the evaluation's headline and run count
+    (``mirror_views`` given: answering with or without the mirror image, whatever the model's own setting)."""
+    from dataclasses import replace
+
     from surrogate.artifact import load_model
     from surrogate.evaluate import evaluate, headline
 
     model = load_model(model_path)
+    if mirror_views is not None:
+        model = replace(model, mirror_views=mirror_views)
     member = model.training["members"][0]
     row = {"best_epoch": member["best_epoch"], "best_val_loss": member["best_val"],
            "train_minutes": round(model.training["train_seconds"] / 60, 1)}  # fmt: skip

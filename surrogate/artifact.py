@@ -46,6 +46,10 @@ class SurrogateModel:
     # The sac's TAWSS level relative to the parent artery, set by a case-level model (surrogate.sac_level); None:
     # the network's own level.
     sac_level: SacLevelModel | None = None
+    # True: every member also answers for the vessel's mirror image (the frame's third axis negated) and that
+    # answer, mirrored back, is averaged with its own: the flow in a mirrored vessel is the mirrored flow, so the
+    # answer is then exactly mirror-consistent. Set for models trained with mirrored clouds (augment_mirror).
+    mirror_views: bool = False
     ood: dict[str, Any] = field(default_factory=dict)  # reference statistics, see surrogate.ood
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # config, manifest hash, curves summary, seeds
@@ -93,6 +97,7 @@ def save_model(model: SurrogateModel, path: str | Path) -> Path:
         "use_lofi": model.use_lofi,
         "lofi_outside_sac": model.lofi_outside_sac,
         "sac_level": model.sac_level.to_dict() if model.sac_level is not None else None,
+        "mirror_views": model.mirror_views,
         "members": [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in model.members],
         "ood": model.ood,
         "metrics": model.metrics,
@@ -124,6 +129,7 @@ def load_model(path: str | Path) -> SurrogateModel:
         use_lofi=bool(payload.get("use_lofi", True)),
         lofi_outside_sac=bool(payload.get("lofi_outside_sac", False)),
         sac_level=SacLevelModel.from_dict(payload["sac_level"]) if payload.get("sac_level") else None,
+        mirror_views=bool(payload.get("mirror_views", False)),
         ood=payload.get("ood") or {},
         metrics=payload.get("metrics") or {},
         training=payload.get("training") or {},

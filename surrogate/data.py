@@ -81,6 +81,11 @@ class Cloud:
 FRAMES = ("none", "pca")
 
 
+# The mirror image in the principal-axes frame: the third axis negated. A mirrored vessel, in any pose, has these
+# frame coordinates (canonical_rotation keeps the frame right-handed, so no rotation undoes a mirror).
+MIRROR = np.diag([1.0, 1.0, -1.0])
+
+
 def canonical_rotation(points: np.ndarray, lofi: np.ndarray | None = None) -> np.ndarray:
     """R (3 × 3, det +1) whose columns are the cloud's principal axes, largest first: ``points @ R`` puts a vessel in
     the same pose whatever the scanner's orientation. Signs: the first axis along the low-fidelity flow

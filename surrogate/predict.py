@@ -29,6 +29,7 @@ from surrogate.artifact import SurrogateModel, load_model
 from surrogate.data import (
     CONTEXT,
     LOFI,
+    MIRROR,
     Cloud,
     canonical_rotation,
     channel3_fields,
@@ -83,24 +84,31 @@ def predict_arrays(
     if model.lofi_outside_sac and (sac is None or len(sac) != len(points)):
         raise IahemoError("this surrogate uses channel 3 outside the sac: pass the sac mask of the points")
     norm = model.normalisation
-    # the network works in the model's frame; the vector outputs are turned back below
+    targets = tuple(norm.targets)
+    # the network works in the model's frame (and, with mirror views, in its mirror image too); the vector outputs
+    # are turned back below
     rot = canonical_rotation(points, lofi) if norm.frame == "pca" else np.eye(3)
-    x = torch.as_tensor(norm.coords(points @ rot), dtype=torch.float32)[None]
-    f = torch.as_tensor(norm.point_features(normals @ rot, lofi @ rot, model.use_lofi, context), dtype=torch.float32)[
-        None
-    ]
+    views = [rot, rot @ MIRROR] if model.mirror_views else [rot]
+    inputs = []
+    for v in views:
+        x = torch.as_tensor(norm.coords(points @ v), dtype=torch.float32)[None]
+        f = norm.point_features(normals @ v, lofi @ v, model.use_lofi, context)
+        inputs.append((x, torch.as_tensor(f, dtype=torch.float32)[None]))
     g = torch.as_tensor(norm.globals_(globals_, global_names), dtype=torch.float32)[None]
     started = time.perf_counter()
     outs, z0 = [], None
-    plan = model.members[0].plan(x)  # the members share one config: the neighbour searches are done once
+    # the members share one config and a mirror keeps every distance: the neighbour searches are done once
+    plan = model.members[0].plan(inputs[0][0])
     p_ref = reference_pressure(globals_, global_names)
-    for i, net in enumerate(model.members):
-        y, z = net(x, f, g, return_latent=True, plan=plan)
-        outs.append(rotate_targets(norm.decode_targets(y[0].numpy(), p_ref, lofi), tuple(norm.targets), rot.T))
-        if i == 0:
-            z0 = z[0].numpy()
+    for net in model.members:
+        answers = []
+        for v, (x, f) in zip(views, inputs, strict=True):
+            y, z = net(x, f, g, return_latent=True, plan=plan)
+            answers.append(rotate_targets(norm.decode_targets(y[0].numpy(), p_ref, lofi), targets, v.T))
+            if z0 is None:
+                z0 = z[0].numpy()
+        outs.append(np.mean(answers, axis=0))
     stack = np.stack(outs)
-    targets = tuple(norm.targets)
     mean = split_targets(stack.mean(0), targets)
     std = split_targets(stack.std(0), targets)
     if model.lofi_outside_sac:

@@ -92,6 +92,16 @@ class TrainConfig:
     # A random rotation of each cloud at every step (points, normals, channel 3 and the mean WSS vector target
     # together): orientation learned from the data rather than fixed by a frame. Off: the frame did better.
     augment_rotation: bool = False
+    # Each cloud mirrored (third axis of the frame negated) at random at every step. Exact for the data: the
+    # Navier-Stokes equations are invariant under reflection, so a mirrored vessel with the same inflow has the
+    # mirrored flow (scalars unchanged, the mean WSS vector mirrored; the wall context holds scalars only), and no
+    # rotation turns a vessel into its mirror image, so the principal-axes frame keeps them apart (a mirrored
+    # vessel's frame coordinates are its mirror's with the third one negated; test). Twice the geometries for free.
+    # The model then also answers with the mirror image (SurrogateModel.mirror_views). One member per seed on the
+    # 199-run dataset, with {tawss: 3} (benchmarks/results/surrogate_options.json), TAWSS ε val / test: seed 0
+    # 22.6 / 20.7 % against 22.2 / 22.0 % without mirrors, seed 1 20.2 / 20.3 % against 22.6 / 22.3 %; the mirror
+    # views' share: 0.3-0.6 points. Shipped since session 22 (config/train_shipped.yaml).
+    augment_mirror: bool = False
     # Per-point wall context (cfdgen.wall_context: distances to junctions and branch ends, bend curvature and
     # side, sac distance, taper) as extra point inputs beside the normals and channel 3. On the 148-run dataset
     # (benchmarks/results/surrogate_context.json)
@@ -279,8 +289,18 @@ def random_rotations(n: int, gen: torch.Generator) -> torch.Tensor:
     return q
 
 
+def random_mirrors(n: int, gen: torch.Generator) -> torch.Tensor:
+    """(n, 3, 3) diag(1, 1, ±1), each sign drawn with probability 1/2: the mirror image through the frame's first
+    two axes, or nothing."""
+    signs = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    m = torch.eye(3).repeat(n, 1, 1)
+    m[:, 2, 2] = signs
+    return m
+
+
 def rotate_batch(x, f, y, rot: torch.Tensor, cols: VectorColumns):
-    """The batch turned by ``rot`` (b, 3, 3), row vectors: coordinates, normals, channel 3, vector targets."""
+    """The batch transformed by the orthogonal ``rot`` (b, 3, 3; a rotation or a mirror), row vectors:
+    coordinates, normals, channel 3, vector targets."""
     x = x @ rot
     f = torch.cat([f[..., 0:3] @ rot, f[..., 3:6] @ rot, f[..., 6:]], dim=-1)
     y = y.clone()
@@ -288,6 +308,12 @@ def rotate_batch(x, f, y, rot: torch.Tensor, cols: VectorColumns):
         m, sd = cols.mean[j : j + 3], cols.std[j : j + 3]
         y[..., j : j + 3] = ((y[..., j : j + 3] * sd + m) @ rot - m) / sd
     return x, f, y
+
+
+def augmentation(cfg: TrainConfig, n: int, gen: torch.Generator) -> torch.Tensor:
+    """(n, 3, 3) orthogonal maps for one batch: a random rotation, a random mirror, both, or the identity."""
+    t = random_rotations(n, gen) if cfg.augment_rotation else torch.eye(3).repeat(n, 1, 1)
+    return t @ random_mirrors(n, gen) if cfg.augment_mirror else t
 
 
 def train_member(
@@ -299,7 +325,8 @@ def train_member(
     progress: bool,
     cols: VectorColumns | None = None,
 ) -> tuple[PointNetPP, dict]:
-    """One ensemble member; ``cols`` given: every batch turned by a random rotation (augmentation)."""
+    """One ensemble member; ``cols`` given: every batch turned by a random rotation and/or mirrored at random
+    (cfg.augment_rotation / augment_mirror)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = PointNetPP(net_cfg)
@@ -315,7 +342,7 @@ def train_member(
         for i in range(0, len(order), cfg.batch_size):
             x, f, g, y, w = _batch([train[j] for j in order[i : i + cfg.batch_size]], cfg.points, gen)
             if cols is not None:
-                x, f, y = rotate_batch(x, f, y, random_rotations(len(x), gen), cols)
+                x, f, y = rotate_batch(x, f, y, augmentation(cfg, len(x), gen), cols)
             loss = weighted_mse(net(x, f, g), y, w)
             opt.zero_grad()
             loss.backward()
@@ -363,7 +390,7 @@ def train_model(
     weighting = LossWeighting.of(cfg)
     train = [to_tensors(c, norm, cfg.use_lofi, weighting) for c in train_f]
     val = [to_tensors(in_frame(c, cfg.frame), norm, cfg.use_lofi, weighting) for c in val_c]
-    cols = VectorColumns.of(norm) if cfg.augment_rotation else None
+    cols = VectorColumns.of(norm) if cfg.augment_rotation or cfg.augment_mirror else None
     net_cfg = network_config(norm, train[0].feats.shape[1], cfg.net)
     started = time.perf_counter()
     members, logs = [], []
@@ -381,6 +408,7 @@ def train_model(
         members=members,
         use_lofi=cfg.use_lofi,
         lofi_outside_sac=cfg.use_lofi and cfg.lofi_outside_sac,
+        mirror_views=cfg.augment_mirror,
         sac_level=level,
         ood={"inputs": ood.fit_reference(g_train), "latent": ood.fit_reference(z_train)},
         training={

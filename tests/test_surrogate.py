@@ -209,6 +209,7 @@ def test_artifact_round_trip_and_refusals(pipes, tmp_path):
     b = predict_arrays(again, c.points, c.normals, c.lofi, c.globals_, c.global_names, c.sac)
     np.testing.assert_allclose(a.mean["tawss"], b.mean["tawss"], rtol=1e-6)
     assert again.training["manifest_sha256"] == model.training["manifest_sha256"]
+    assert not again.mirror_views and load_model(save_model(replace(model, mirror_views=True), path)).mirror_views
     (tmp_path / "bad.pt").write_bytes(b"not a model")
     with pytest.raises(IahemoError, match="not a readable iahemo hemodynamics surrogate"):
         load_model(tmp_path / "bad.pt")
@@ -294,6 +295,25 @@ def test_canonical_frame_is_the_same_whatever_the_pose():
         np.testing.assert_allclose(a - a.mean(0), b - b.mean(0), atol=1e-9)
 
 
+def test_a_mirrored_vessel_in_the_frame_is_the_vessel_with_its_third_axis_negated():
+    """What the mirror augmentation relies on: mirroring a cloud in the frame (third coordinate negated) is what the
+    frame makes of the mirrored vessel in any pose, and no rotation gives it (the frame is right-handed)."""
+    from scipy.spatial.transform import Rotation
+
+    from surrogate.data import canonical_rotation
+
+    pts, _, lofi = blob()
+    a = pts @ canonical_rotation(pts, lofi)
+    for seed in range(5):
+        n = np.random.default_rng(seed).normal(size=3)
+        n /= np.linalg.norm(n)
+        m = (np.eye(3) - 2 * np.outer(n, n)) @ Rotation.random(random_state=seed).as_matrix()  # det -1
+        mp, ml = pts @ m.T, lofi @ m.T
+        b = mp @ canonical_rotation(mp, ml)
+        np.testing.assert_allclose((b - b.mean(0))[:, :2], (a - a.mean(0))[:, :2], atol=1e-9)
+        np.testing.assert_allclose((b - b.mean(0))[:, 2], -(a - a.mean(0))[:, 2], atol=1e-9)
+
+
 def test_pca_frame_model_answers_the_same_for_a_turned_vessel(pipes):
     """Whatever the weights, a model in the principal-axes frame gives the same scalars for a turned cloud and
     vectors turned with it; the plain model does not."""
@@ -320,9 +340,36 @@ def test_pca_frame_model_answers_the_same_for_a_turned_vessel(pipes):
     assert np.max(np.abs(b.mean["tap"] - a.mean["tap"])) > 1e-3 * np.ptp(a.mean["tap"])
 
 
-def test_rotation_augmentation_turns_the_vector_targets_in_physical_units(pipes):
+def test_mirror_views_give_a_mirrored_vessel_the_mirrored_answer(pipes):
+    """Whatever the weights, a model with mirror views answers for a mirrored vessel (in another pose) with the
+    mirror image of its answer; without them it does not (the network itself is not mirror-symmetric)."""
+    from scipy.spatial.transform import Rotation
+
+    from surrogate.predict import predict_arrays
+
+    _, model, clouds = pipes
+    pts, normals, lofi = blob()
+    g, names = clouds[0].globals_, clouds[0].global_names
+    framed = replace(model, normalisation=replace(model.normalisation, frame="pca"))
+    m = np.diag([1.0, -1.0, 1.0]) @ Rotation.random(random_state=3).as_matrix()  # a mirror in another pose
+    answers = {}
+    for views in (True, False):
+        mm = replace(framed, mirror_views=views)
+        a = predict_arrays(mm, pts, normals, lofi, g, names)
+        b = predict_arrays(mm, pts @ m.T, normals @ m.T, lofi @ m.T, g, names)
+        answers[views] = (a, b)
+    a, b = answers[True]
+    np.testing.assert_allclose(b.mean["tap"], a.mean["tap"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b.mean["tawss"], a.mean["tawss"], rtol=1e-4)
+    np.testing.assert_allclose(b.mean["wss_mean"], a.mean["wss_mean"] @ m.T, rtol=1e-4, atol=1e-9)
+    a, b = answers[False]
+    assert np.max(np.abs(b.mean["tap"] - a.mean["tap"])) > 1e-3 * np.ptp(a.mean["tap"])
+
+
+@pytest.mark.parametrize("kind", ["rotation", "mirror"])
+def test_augmentation_turns_the_vector_targets_in_physical_units(pipes, kind):
     from surrogate.data import stack_targets, vector_columns
-    from surrogate.train import VectorColumns, random_rotations, rotate_batch
+    from surrogate.train import TrainConfig, VectorColumns, augmentation, rotate_batch
 
     _, model, clouds = pipes
     norm, c = model.normalisation, clouds[0]
@@ -330,8 +377,16 @@ def test_rotation_augmentation_turns_the_vector_targets_in_physical_units(pipes)
     y = torch.as_tensor(norm.encode_targets(stack_targets(c.fields, targets), c.p_ref, c.lofi))[None].float()
     x = torch.as_tensor(norm.coords(c.points))[None].float()
     f = torch.as_tensor(norm.point_features(c.normals, c.lofi))[None].float()
-    rot = random_rotations(1, torch.Generator().manual_seed(0))
-    assert torch.allclose(rot[0] @ rot[0].T, torch.eye(3), atol=1e-5) and torch.linalg.det(rot[0]) > 0
+    cfg = TrainConfig(augment_rotation=kind == "rotation", augment_mirror=kind == "mirror")
+    many = augmentation(cfg, 64, torch.Generator().manual_seed(0))
+    assert torch.allclose(many @ many.transpose(1, 2), torch.eye(3).expand(64, 3, 3), atol=1e-5)
+    det = torch.linalg.det(many)
+    if kind == "rotation":
+        assert torch.all(det > 0)
+    else:  # about half mirrored, the others untouched; only the frame's third axis flips
+        assert 16 < int((det < 0).sum()) < 48
+        assert torch.equal(many[:, :2], torch.eye(3)[:2].expand(64, 2, 3))
+    rot = many[det < 0][:1] if kind == "mirror" else many[:1]
     x2, f2, y2 = rotate_batch(x, f, y, rot, VectorColumns.of(norm))
     back = norm.decode_targets(y2[0].double().numpy(), c.p_ref, c.lofi)
     j = vector_columns(targets)[0]
