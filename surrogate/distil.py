@@ -74,6 +74,12 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
             else ""
         )
         + (
+            "Trained on each vessel and its mirror image (the flow in a mirrored vessel is the mirrored flow), it "
+            "answers with both, the second mirrored back, averaged. "
+            if model.mirror_views
+            else ""
+        )
+        + (
             "The sac's mean TAWSS relative to the parent artery is set by a ridge regression on the morphology "
             "vector fitted on the training runs; the network gives the pattern within the sac. "
             if model.sac_level is not None

@@ -100,7 +100,9 @@ class TrainConfig:
     # The model then also answers with the mirror image (SurrogateModel.mirror_views). One member per seed on the
     # 199-run dataset, with {tawss: 3} (benchmarks/results/surrogate_options.json), TAWSS ε val / test: seed 0
     # 22.6 / 20.7 % against 22.2 / 22.0 % without mirrors, seed 1 20.2 / 20.3 % against 22.6 / 22.3 %; the mirror
-    # views' share: 0.3-0.6 points. Shipped since session 22 (config/train_shipped.yaml).
+    # views' share: 0.3-0.6 points. Three members with config/train_shipped.yaml + mirrors (session 22): TAWSS ε
+    # 21.1 / 19.7 % against the shipped ensemble's 20.6 / 20.0 % — the gain of one member is what an ensemble already
+    # has, at twice the inference time. Off.
     augment_mirror: bool = False
     # Per-point wall context (cfdgen.wall_context: distances to junctions and branch ends, bend curvature and
     # side, sac distance, taper) as extra point inputs beside the normals and channel 3. On the 148-run dataset
