@@ -102,7 +102,7 @@ class TrainConfig:
     # 22.6 / 20.7 % against 22.2 / 22.0 % without mirrors, seed 1 20.2 / 20.3 % against 22.6 / 22.3 %; the mirror
     # views' share: 0.3-0.6 points. Three members with config/train_shipped.yaml + mirrors (session 22): TAWSS ε
     # 21.1 / 19.7 % against the shipped ensemble's 20.6 / 20.0 % — the gain of one member is what an ensemble already
-    # has, at twice the inference time. Off.
+    # has, at 1.4× the inference time. Off.
     augment_mirror: bool = False
     # Per-point wall context (cfdgen.wall_context: distances to junctions and branch ends, bend curvature and
     # side, sac distance, taper) as extra point inputs beside the normals and channel 3. On the 148-run dataset
