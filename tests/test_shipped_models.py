@@ -69,4 +69,8 @@ def test_hemodynamics_model_was_trained_with_the_committed_options():
 
     model = load_model(MODELS / "hemodynamics.pt")
     options = yaml.safe_load((REPO / "config" / "train_shipped.yaml").read_text())
-    assert model.training["config"] == asdict(TrainConfig.from_dict(options))
+    # An option added to TrainConfig after the model was trained is missing from its record; new options default
+    # to the behaviour before them, so the record is read with today's defaults beneath it (a recorded option that
+    # no longer exists still differs).
+    trained = {**asdict(TrainConfig()), **model.training["config"]}
+    assert trained == asdict(TrainConfig.from_dict(options))
