@@ -25,6 +25,7 @@ from surrogate.data import (
     CHANNEL3_KEYS,
     FRAMES,
     LOG_FLOOR,
+    MIRROR,
     TARGETS,
     TAWSS,
     Cloud,
@@ -294,9 +295,9 @@ def random_rotations(n: int, gen: torch.Generator) -> torch.Tensor:
 def random_mirrors(n: int, gen: torch.Generator) -> torch.Tensor:
     """(n, 3, 3) diag(1, 1, ±1), each sign drawn with probability 1/2: the mirror image through the frame's first
     two axes, or nothing."""
-    signs = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    flip = torch.rand(n, generator=gen) < 0.5
     m = torch.eye(3).repeat(n, 1, 1)
-    m[:, 2, 2] = signs
+    m[flip] = torch.as_tensor(MIRROR, dtype=torch.float32)
     return m
 
 
@@ -387,7 +388,7 @@ def train_model(
         raise IahemoError(f"{manifest}: no training samples")
     # the network sees (and the normalisation is fitted on) the clouds in the model's frame
     train_f = [in_frame(c, cfg.frame) for c in train_c]
-    residual = ("tawss",) if cfg.use_lofi and cfg.lofi_residual else ()
+    residual = (TAWSS,) if cfg.use_lofi and cfg.lofi_residual else ()
     norm = Normalisation.fit(train_f, TARGETS, residual, cfg.frame, cfg.context)
     weighting = LossWeighting.of(cfg)
     train = [to_tensors(c, norm, cfg.use_lofi, weighting) for c in train_f]
