@@ -1,0 +1,84 @@
+"""A candidate hemodynamics ensemble beside the shipped model, on the validation and test geometries. Collects what
+these commands wrote (it trains nothing):
+
+    iahemo train --manifest MANIFEST --config CONFIG.yaml -o work/model_X        # writes the test evaluation
+    iahemo evaluate --manifest MANIFEST --model work/model_X/hemodynamics.pt --split val -o work/evalval_X
+    .venv/bin/python benchmarks/surrogate_candidate.py NAME --model-dir work/model_X --val-dir work/evalval_X \
+        --what "what differs" [--shipped-test DIR]
+
+Writes benchmarks/results/surrogate_NAME.json: per split the headline, sac-level summary and inference time of both
+models, and the candidate members' best epochs, training time and losses at their kept epochs. The shipped model's
+rows are its committed evaluations, or with ``--shipped-test DIR`` its evaluation on the candidate's test runs
+(``iahemo evaluate --manifest MANIFEST --model surrogate/models/hemodynamics.pt --split test -o DIR``) when the
+candidate was trained on another copy of the dataset.
+
+The candidates measured so far (README "Training" and "Tried, measured, not kept"):
+
+    mirror_ensemble: config/train_shipped.yaml + augment_mirror: true (session 22; work/model_s22, work/evalval_s22)
+    more_geometries: the shipped options on the 206-run copy with the 7 runs of session 23 (work/model_s23,
+        work/evalval_s23, --shipped-test work/evaltest_s21_on40)
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "surrogate" / "models"
+
+
+def _row(path: Path) -> dict:
+    d = json.loads(path.read_text())
+    sac = d["sac_summary"].get("surrogate", d["sac_summary"])
+    return {"n_samples": d["n_samples"], "headline": d["headline"], "sac_summary": sac,
+            "inference_s_median": d["inference_s_median"]}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("name", help="the JSON is benchmarks/results/surrogate_NAME.json")
+    ap.add_argument("--model-dir", type=Path, required=True, help="iahemo train's output folder")
+    ap.add_argument("--val-dir", type=Path, required=True, help="iahemo evaluate --split val's output folder")
+    ap.add_argument("--what", required=True, help="what the candidate changes, stored in the JSON")
+    ap.add_argument("--shipped-test", type=Path, help="the shipped model evaluated on the candidate's test runs")
+    args = ap.parse_args()
+
+    from cfdgen.atomic import write_json
+    from surrogate.artifact import load_model
+
+    model = load_model(args.model_dir / "hemodynamics.pt")
+    members = model.training["members"]
+    kept = [m["history"][m["best_epoch"] - 1] for m in members]
+    training = {k: model.training[k] for k in ("train_seconds", "threads", "config")}
+    training |= {"n_train_samples": model.training["n_train_samples"],
+                 "n_train_geometries": model.training.get("n_train_geometries"),
+                 "best_epochs": [m["best_epoch"] for m in members],
+                 "train_loss_at_kept_epoch": [h["train"] for h in kept],
+                 "val_loss_at_kept_epoch": [h["val"] for h in kept]}  # fmt: skip
+    shipped_test = MODELS / "hemodynamics_evaluation.json"
+    if args.shipped_test:
+        shipped_test = args.shipped_test / "evaluation.json"
+    out = {
+        "benchmark": f"surrogate_{args.name}",
+        "what": f"{args.what}; 3 members against the shipped model; test: iahemo train's evaluation, val: iahemo "
+        "evaluate --split val",
+        "training": training,
+        "test": _row(args.model_dir / "evaluation.json"),
+        "val": _row(args.val_dir / "evaluation.json"),
+        "shipped_for_comparison": {
+            "test": _row(shipped_test),
+            "val": _row(MODELS / "hemodynamics_evaluation_val.json"),
+        },
+        "machine": machine(),
+    }
+    path = REPO / "benchmarks" / "results" / f"surrogate_{args.name}.json"
+    write_json(path, out)
+    print(path)
+
+
+if __name__ == "__main__":
+    main()
