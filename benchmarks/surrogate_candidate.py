@@ -7,7 +7,7 @@ these commands wrote (it trains nothing):
         --what "what differs" [--shipped-test DIR]
 
 Writes benchmarks/results/surrogate_NAME.json: per split the headline, sac-level summary and inference time of both
-models, and the candidate members' best epochs, training time and losses at their kept epochs. The shipped model's
+models, and both models' best epochs, training time and losses at their kept epochs. The shipped model's
 rows are its committed evaluations, or with ``--shipped-test DIR`` its evaluation on the candidate's test runs
 (``iahemo evaluate --manifest MANIFEST --model surrogate/models/hemodynamics.pt --split test -o DIR``) when the
 candidate was trained on another copy of the dataset.
@@ -31,11 +31,38 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "surrogate" / "models"
 
 
-def _row(path: Path) -> dict:
-    d = json.loads(path.read_text())
+def _evaluation(path: Path) -> dict:
+    if not path.is_file():
+        raise SystemExit(f"{path}: missing (the iahemo train / iahemo evaluate of the docstring writes it)")
+    return json.loads(path.read_text())
+
+
+def _row(d: dict) -> dict:
     sac = d["sac_summary"].get("surrogate", d["sac_summary"])
     return {"n_samples": d["n_samples"], "headline": d["headline"], "sac_summary": sac,
             "inference_s_median": d["inference_s_median"]}  # fmt: skip
+
+
+def _training(record: dict) -> dict:
+    """What a model's training record says of its members: time, options, data, kept epochs and their losses."""
+    members = record["members"]
+    kept = [m["history"][m["best_epoch"] - 1] for m in members]
+    return {k: record[k] for k in ("train_seconds", "threads", "config")} | {
+        "n_train_samples": record["n_train_samples"],
+        "n_train_geometries": record.get("n_train_geometries"),
+        "best_epochs": [m["best_epoch"] for m in members],
+        "train_loss_at_kept_epoch": [h["train"] for h in kept],
+        "val_loss_at_kept_epoch": [h["val"] for h in kept],
+    }
+
+
+def _same_runs(split: str, candidate: dict, shipped: dict, hint: str) -> None:
+    """Both models scored on the same geometries, or the comparison means nothing."""
+    if sorted(candidate["geometries"]) != sorted(shipped["geometries"]):
+        raise SystemExit(
+            f"{split}: the candidate was scored on {candidate['n_samples']} runs, the shipped model on "
+            f"{shipped['n_samples']} runs of other geometries{hint}"
+        )
 
 
 def main() -> None:
@@ -48,31 +75,34 @@ def main() -> None:
     args = ap.parse_args()
 
     from cfdgen.atomic import write_json
+    from cfdgen.errors import IahemoError
     from surrogate.artifact import load_model
 
-    model = load_model(args.model_dir / "hemodynamics.pt")
+    try:
+        model = load_model(args.model_dir / "hemodynamics.pt")
+    except IahemoError as exc:
+        raise SystemExit(str(exc)) from None
     members = model.training["members"]
-    kept = [m["history"][m["best_epoch"] - 1] for m in members]
-    training = {k: model.training[k] for k in ("train_seconds", "threads", "config")}
-    training |= {"n_train_samples": model.training["n_train_samples"],
-                 "n_train_geometries": model.training.get("n_train_geometries"),
-                 "best_epochs": [m["best_epoch"] for m in members],
-                 "train_loss_at_kept_epoch": [h["train"] for h in kept],
-                 "val_loss_at_kept_epoch": [h["val"] for h in kept]}  # fmt: skip
     shipped_test = MODELS / "hemodynamics_evaluation.json"
     if args.shipped_test:
         shipped_test = args.shipped_test / "evaluation.json"
+    shipped_val = MODELS / "hemodynamics_evaluation_val.json"
+    runs = {
+        "test": (_evaluation(args.model_dir / "evaluation.json"), _evaluation(shipped_test)),
+        "val": (_evaluation(args.val_dir / "evaluation.json"), _evaluation(shipped_val)),
+    }
+    for split, (candidate, shipped) in runs.items():
+        _same_runs(split, candidate, shipped, "; evaluate the shipped model on the candidate's test runs and pass "
+                   "--shipped-test" if split == "test" else "")  # fmt: skip
     out = {
         "benchmark": f"surrogate_{args.name}",
-        "what": f"{args.what}; 3 members against the shipped model; test: iahemo train's evaluation, val: iahemo "
-        "evaluate --split val",
-        "training": training,
-        "test": _row(args.model_dir / "evaluation.json"),
-        "val": _row(args.val_dir / "evaluation.json"),
-        "shipped_for_comparison": {
-            "test": _row(shipped_test),
-            "val": _row(MODELS / "hemodynamics_evaluation_val.json"),
-        },
+        "what": f"{args.what}; {len(members)} members against the shipped model; test: iahemo train's evaluation, "
+        "val: iahemo evaluate --split val",
+        "training": _training(model.training),
+        "test": _row(runs["test"][0]),
+        "val": _row(runs["val"][0]),
+        "shipped_for_comparison": {split: _row(shipped) for split, (_, shipped) in runs.items()}
+        | {"training": _training(load_model(MODELS / "hemodynamics.pt").training)},
         "machine": machine(),
     }
     path = REPO / "benchmarks" / "results" / f"surrogate_{args.name}.json"
