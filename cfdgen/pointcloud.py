@@ -18,10 +18,17 @@ File (HDF5, written atomically)::
     /inputs/bc         (j,)   float64, attr names
     attrs: provenance (case_id, geometry_hash, bc_sample, mesh_level, openfoam_version, code_version, ...),
            registry_version, units (JSON), n_points, seed
+
+Shared geometry (a packed copy): the arrays that depend on the wall alone — points, normals, sac and the fields the
+registry marks ``geometric`` — are the same for every run of a geometry (~53 % of a compact sample's bytes), so a
+copy may keep them once in a sibling file (``geometry.h5``, same layout, no inputs) whose attribute
+``geometry_digest`` (sha256 of the stored arrays) the run's file repeats beside ``shared_geometry`` (the sibling's
+name). :func:`read_sample` puts them back together and refuses a sibling with another digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +48,8 @@ SAC = registry.FIELDS["sac"].key
 OVERSAMPLE = 4  # candidates per output point: enough for even spacing, cheap to thin
 # Attribute listing the provenance attributes stored as JSON text (HDF5 attributes hold no nested mappings).
 JSON_ATTRS = "json_attrs"
+SHARED_GEOMETRY = "shared_geometry"  # attribute: the sibling file holding the geometry arrays
+GEOMETRY_DIGEST = "geometry_digest"
 
 
 def dataset_name(key: str) -> str:
@@ -197,6 +206,76 @@ def _half_if_fits(values: np.ndarray) -> np.ndarray:
     return v.astype(np.float16) if fits else v.astype(np.float32)
 
 
+def _stored_arrays(cloud: PointCloud, compact: bool) -> dict[str, np.ndarray]:
+    """Every array of a sample file by its HDF5 path, in the dtype it is stored with."""
+    arrays = {
+        "points": cloud.points.astype(np.float32),
+        "normals": _half_if_fits(cloud.normals) if compact else cloud.normals.astype(np.float32),
+        "sac": np.asarray(cloud.sac, dtype=np.uint8),
+    }
+    for key, values in cloud.fields.items():
+        spec = registry.field(key)
+        # descriptor arrays (the wall context) need no more than half precision: half the bytes
+        half = spec.kind == "array" or (compact and not spec.full_precision)
+        arrays[f"fields/{dataset_name(key)}"] = _half_if_fits(values) if half else np.asarray(values, np.float32)
+    return arrays
+
+
+def _is_geometric(name: str) -> bool:
+    if not name.startswith("fields/"):
+        return True  # points, normals, sac
+    return registry.field(key_from_dataset(name.removeprefix("fields/"))).geometric
+
+
+def _digest(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 of the geometry arrays as stored (names, dtypes, shapes, bytes)."""
+    h = hashlib.sha256()
+    for name in sorted(a for a in arrays if _is_geometric(a)):
+        v = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}:{v.dtype.str}:{v.shape}".encode())
+        h.update(v.tobytes())
+    return h.hexdigest()
+
+
+def geometry_digest(cloud: PointCloud, compact: bool = True) -> str:
+    """The digest of ``cloud``'s geometry arrays as a sample file stores them (``compact`` as in write_sample)."""
+    return _digest(_stored_arrays(cloud, compact))
+
+
+def shares_geometry(path: str | Path) -> bool:
+    """Whether a sample file keeps its geometry arrays in a shared-geometry file."""
+    with h5py.File(path, "r") as f:
+        return SHARED_GEOMETRY in f.attrs
+
+
+def _write_arrays(f: h5py.File, arrays: dict[str, np.ndarray], opts: dict) -> None:
+    for name, data in arrays.items():
+        d = f.create_dataset(name, data=data, **opts)
+        if name.startswith("fields/"):
+            spec = registry.field(key_from_dataset(name.removeprefix("fields/")))
+            d.attrs.update({"key": spec.key, "unit": spec.unit, "label": spec.label})
+
+
+def write_geometry(path: str | Path, cloud: PointCloud, compact: bool = True) -> str:
+    """Write the geometry arrays of ``cloud`` as a shared-geometry file (module doc) atomically; returns their
+    digest."""
+    arrays = {k: v for k, v in _stored_arrays(cloud, compact).items() if _is_geometric(k)}
+    digest = _digest(arrays)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            _write_arrays(f, arrays, {"compression": "gzip", "compression_opts": 9, "shuffle": True})
+            f.attrs.update({GEOMETRY_DIGEST: digest, "registry_version": registry.REGISTRY_VERSION})
+    return digest
+
+
+def read_geometry_digest(path: str | Path) -> str | None:
+    """The digest of a shared-geometry file, None when there is none."""
+    if not Path(path).is_file():
+        return None
+    with h5py.File(path, "r") as f:
+        return _attr(f.attrs.get(GEOMETRY_DIGEST))
+
+
 def write_sample(
     path: str | Path,
     cloud: PointCloud,
@@ -204,36 +283,35 @@ def write_sample(
     provenance: dict[str, Any],
     compress: bool = False,
     compact: bool = False,
+    shared_geometry: str | None = None,
 ) -> Path:
     """Write one point-cloud sample (layout in the module doc) atomically; ``compress`` gzips the arrays
     (shuffle filter first: it groups the float bytes, which roughly doubles gzip's gain on smooth fields);
     ``compact`` stores normals and fields in half precision (3 significant digits, far below the CFD's own error)
-    except fields marked ``full_precision``: the committed dataset copy, ~30 % fewer bytes per sample (measured)."""
+    except fields marked ``full_precision``: the committed dataset copy, ~30 % fewer bytes per sample (measured).
+    ``shared_geometry``: the name of a sibling shared-geometry file holding exactly this cloud's geometry arrays
+    (checked: a mismatch raises); they are then not written here."""
     opts = {"compression": "gzip", "compression_opts": 9, "shuffle": True} if compress else {}
     units = {"points": "mm", "normals": "1", SAC: registry.FIELDS[SAC].unit}
     units.update({dataset_name(k): registry.FIELDS[k].unit for k in cloud.fields})
+    arrays = _stored_arrays(cloud, compact)
+    attrs = {k: v for k, v in provenance.items() if v is not None and k not in (SHARED_GEOMETRY, GEOMETRY_DIGEST)}
+    if shared_geometry is not None:
+        digest = _digest(arrays)
+        sibling = Path(path).parent / shared_geometry
+        if read_geometry_digest(sibling) != digest:
+            raise IahemoError(f"{sibling}: not this sample's geometry (another digest, or no such file)")
+        arrays = {k: v for k, v in arrays.items() if not _is_geometric(k)}
+        attrs.update({SHARED_GEOMETRY: shared_geometry, GEOMETRY_DIGEST: digest})
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset("points", data=cloud.points.astype(np.float32), **opts)
-            normals = _half_if_fits(cloud.normals) if compact else cloud.normals.astype(np.float32)
-            f.create_dataset("normals", data=normals, **opts)
-            f.create_dataset("sac", data=np.asarray(cloud.sac, dtype=np.uint8), **opts)
-            g = f.create_group("fields")
-            for key, values in cloud.fields.items():
-                spec = registry.field(key)
-                # descriptor arrays (the wall context) need no more than half precision: half the bytes
-                if spec.kind == "array" or (compact and not spec.full_precision):
-                    data = _half_if_fits(values)
-                else:
-                    data = np.asarray(values, dtype=np.float32)
-                d = g.create_dataset(dataset_name(key), data=data, **opts)
-                d.attrs.update({"key": spec.key, "unit": spec.unit, "label": spec.label})
+            _write_arrays(f, arrays, opts)
+            f.require_group("fields")
             gi = f.create_group("inputs")
             gi.create_dataset("morphology", data=np.asarray(inputs.morphology, dtype=np.float64))
             gi["morphology"].attrs["names"] = list(inputs.morphology_names)
             gi.create_dataset("bc", data=np.asarray(inputs.bc, dtype=np.float64))
             gi["bc"].attrs["names"] = list(inputs.bc_names)
-            attrs = {k: v for k, v in provenance.items() if v is not None}
             attrs.update({"registry_version": registry.REGISTRY_VERSION, "units": units})
             attrs["n_points"] = len(cloud.points)
             encoded = sorted(k for k, v in attrs.items() if isinstance(v, dict | list | tuple))
@@ -257,8 +335,19 @@ def _widened(key: str, d: h5py.Dataset) -> np.ndarray:
     return np.asarray(d) if registry.field(key).kind == "array" else np.asarray(d, dtype=np.float32)
 
 
+def _read_arrays(f: h5py.File, into: dict[str, np.ndarray]) -> None:
+    for name in ("points", "normals", "sac"):
+        if name in f:
+            into[name] = np.asarray(f[name])
+    for name, d in f.get("fields", {}).items():
+        key = key_from_dataset(name)
+        into[key] = _widened(key, d)
+
+
 def read_sample(path: str | Path) -> Sample:
-    """Read a sample; a file from another field-registry version is refused (its names or units may differ)."""
+    """Read a sample (with its shared geometry, if any); a file from another field-registry version is refused
+    (its names or units may differ)."""
+    arrays: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
         prov = {k: _attr(v) for k, v in f.attrs.items()}
         version = str(prov.get("registry_version"))
@@ -269,14 +358,20 @@ def read_sample(path: str | Path) -> Sample:
             )
         for k in json.loads(prov.pop(JSON_ATTRS, "[]")):
             prov[k] = json.loads(prov[k])
-        fields = {}
-        for name, d in f["fields"].items():
-            key = key_from_dataset(name)
-            fields[key] = _widened(key, d)
-        normals = np.asarray(f["normals"], dtype=np.float32)
-        cloud = PointCloud(np.asarray(f["points"]), normals, np.asarray(f["sac"]), fields)
+        _read_arrays(f, arrays)
         m, b = f["inputs/morphology"], f["inputs/bc"]
         inputs = SampleInputs(
             np.asarray(m), [_attr(n) for n in m.attrs["names"]], np.asarray(b), [_attr(n) for n in b.attrs["names"]]
         )
+    shared, digest = prov.pop(SHARED_GEOMETRY, None), prov.pop(GEOMETRY_DIGEST, None)
+    if shared is not None:
+        sibling = Path(path).parent / shared
+        found = read_geometry_digest(sibling)
+        if found != digest:
+            what = "is missing" if found is None else f"holds other geometry (digest {found[:12]}, not {digest[:12]})"
+            raise IahemoError(f"{path}: its shared geometry file {sibling} {what}")
+        with h5py.File(sibling, "r") as g:
+            _read_arrays(g, arrays)
+    points, normals, sac = arrays.pop("points"), arrays.pop("normals"), arrays.pop("sac")
+    cloud = PointCloud(points, np.asarray(normals, dtype=np.float32), sac, arrays)
     return Sample(cloud, inputs, prov)

@@ -31,6 +31,9 @@ class Field:
     # Carries an absolute level far above its variation (TAP: ~13 kPa gauge, varying by tens of Pa): compact
     # sample copies keep it in single precision, where half precision would round it by ±4 Pa.
     full_precision: bool = False
+    # Depends on the wall alone, not on the run (its BCs): every run of a geometry carries the same values, so a
+    # packed copy stores it once per geometry (cfdgen.pointcloud "shared geometry").
+    geometric: bool = False
 
     @property
     def ncomp(self) -> int:
@@ -76,6 +79,7 @@ _FIELDS = (
         "1",
         "scalar",
         "distance to the centerline / local tube radius (1 on the tube)",
+        geometric=True,
     ),
     Field(
         "wall_context",
@@ -95,6 +99,7 @@ _FIELDS = (
             "sac_distance",
             "taper",
         ),
+        geometric=True,
     ),
 )
 FIELDS: dict[str, Field] = {f.key: f for f in _FIELDS}

@@ -12,6 +12,12 @@ others that had differed before hashed the same again, with the generator unchan
 vessels are the same: the regenerated syn11_045 lies at 0.51 packed point spacings (median) from its packed cloud,
 the hash-identical syn11_001 at 0.52, another case at 32-56.
 
+The runs of a case keep their geometry arrays (points, normals, sac, tube deviation, wall context: ~53 % of a
+compact sample's bytes, the same for every run of a vessel) once, in ``samples/<case>/geometry.h5``
+(cfdgen.pointcloud "shared geometry"); a run whose arrays differ from that file's (a regenerated surface sampled
+anew) keeps its own. Packing converts the runs of an older copy the same way (lossless: the arrays are compared as
+stored).
+
     python -m surrogate.pack results/draft/dataset/manifest.json -o data/dataset_draft
 """
 
@@ -28,7 +34,16 @@ from scipy.spatial import cKDTree
 from cfdgen import registry
 from cfdgen.atomic import write_json, write_text
 from cfdgen.dataset import build_manifest, manifest_csv_text
-from cfdgen.pointcloud import PointCloud, Sample, read_sample, write_sample
+from cfdgen.pointcloud import (
+    PointCloud,
+    Sample,
+    geometry_digest,
+    read_geometry_digest,
+    read_sample,
+    shares_geometry,
+    write_geometry,
+    write_sample,
+)
 from surrogate.data import CONTEXT, EXTRA_FIELDS, LOFI, TARGETS, load_manifest
 
 KEEP = (*TARGETS, *EXTRA_FIELDS, LOFI, registry.FIELDS["tube_deviation"].key, CONTEXT)
@@ -36,6 +51,7 @@ KEEP = (*TARGETS, *EXTRA_FIELDS, LOFI, registry.FIELDS["tube_deviation"].key, CO
 # cloud's own median point spacings, both drawn by sample_wall: a resampling of the same wall measures 0.51-0.52
 # (three cohort cases, a cylinder), a cylinder 10 % wider 0.89, another cohort vessel 30 and more.
 SAME_VESSEL_MAX = 0.75
+GEOMETRY_FILE = "geometry.h5"
 
 
 def vessel_mismatch(points: np.ndarray, packed_points: np.ndarray) -> float:
@@ -49,6 +65,35 @@ def vessel_mismatch(points: np.ndarray, packed_points: np.ndarray) -> float:
 def carried_provenance(sample: Sample) -> dict:
     """A sample's provenance as a rewritten copy keeps it: without what ``write_sample`` sets itself."""
     return {k: v for k, v in sample.provenance.items() if k not in ("registry_version", "units", "n_points")}
+
+
+def write_packed(path: Path, sample: Sample, provenance: dict) -> bool:
+    """Write a run into a packed copy, compact and compressed, its geometry arrays in the case's shared file when
+    they are that file's (the first run of a case writes it); returns whether they are shared."""
+    c = sample.cloud
+    cloud = PointCloud(c.points, c.normals, c.sac, {k: v for k, v in c.fields.items() if k in KEEP})
+    shared = path.parent / GEOMETRY_FILE
+    have = read_geometry_digest(shared)
+    if have is None:
+        have = write_geometry(shared, cloud)
+    same = have == geometry_digest(cloud)
+    write_sample(path, cloud, sample.inputs, provenance, compress=True, compact=True,
+                 shared_geometry=GEOMETRY_FILE if same else None)  # fmt: skip
+    return same
+
+
+def share_geometry(paths: list[Path]) -> int:
+    """Move the geometry arrays of runs that still carry their own into their case's shared file where they are
+    the same (runs in the order given: a case's first run defines its shared file); returns how many moved."""
+    moved = 0
+    for path in paths:
+        if shares_geometry(path):
+            continue
+        s = read_sample(path)
+        shared = read_geometry_digest(path.parent / GEOMETRY_FILE)
+        if shared is None or shared == geometry_digest(s.cloud):
+            moved += write_packed(path, s, carried_provenance(s))
+    return moved
 
 
 def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> dict:
@@ -81,11 +126,11 @@ def pack(manifest: str | Path, out_dir: str | Path, description: str = "") -> di
                 continue
             prov.update(geometry_hash=packed_hash, regenerated_geometry_hash=e["geometry_hash"])
             e = {**e, "geometry_hash": packed_hash}
-        fields = {k: v for k, v in c.fields.items() if k in KEEP}
         dst = out / "samples" / e["case_id"] / f"{e['bc_sample']}.h5"
         dst.parent.mkdir(parents=True, exist_ok=True)
-        write_sample(dst, PointCloud(c.points, c.normals, c.sac, fields), s.inputs, prov, compress=True, compact=True)
+        write_packed(dst, s, prov)
         records.append({**e, "status": "converged", "sample": str(dst.resolve())})
+    share_geometry(sorted(Path(r["sample"]) for r in records))
     m = build_manifest(records, list(src["fractions"].values()), src["seed"], base_dir=out)
     m["excluded"] = src.get("excluded", []) + [
         x

@@ -3,11 +3,10 @@ carries, a second run adds nothing, and a case folder holding another vessel is 
 
 import shutil
 
-import h5py
 import numpy as np
 
 from cfdgen.dataset import write_manifest
-from cfdgen.pointcloud import dataset_name, read_sample
+from cfdgen.pointcloud import PointCloud, read_sample, write_sample
 from surrogate.data import CONTEXT
 from surrogate.pack_context import add_context
 from tests.conftest import REPO
@@ -18,10 +17,10 @@ SAMPLE = REPO / "data" / "dataset_draft" / "samples" / "syn1_000" / "s0000.h5"
 def packed_copy(root, case_id="syn1_000"):
     """A one-sample packed dataset whose sample lacks the wall context."""
     path = root / "samples" / case_id / "s0000.h5"
-    path.parent.mkdir(parents=True)
-    shutil.copy(SAMPLE, path)
-    with h5py.File(path, "a") as f:
-        del f["fields"][dataset_name(CONTEXT)]
+    s = read_sample(SAMPLE)
+    c = s.cloud
+    fields = {k: v for k, v in c.fields.items() if k != CONTEXT}
+    write_sample(path, PointCloud(c.points, c.normals, c.sac, fields), s.inputs, s.provenance, compact=True)
     record = {"case_id": case_id, "bc_sample": "s0000", "mesh_level": "draft", "geometry_hash": "g0",
               "status": "converged", "sample": str(path)}  # fmt: skip
     write_manifest([record], root, fractions=(1.0, 0.0, 0.0), seed=0)

@@ -298,6 +298,50 @@ def test_read_sample_refuses_other_registry_versions(tmp_path: Path):
         read_sample(path)
 
 
+def test_shared_geometry_reads_back_exactly_and_refuses_another(tmp_path: Path):
+    """Two runs of one wall with their geometry arrays in one shared file read back as written (compact, as the
+    packed copy stores them); a sibling holding another wall, or none, is named instead of read."""
+    from cfdgen.pointcloud import PointCloud, SampleInputs, shares_geometry, write_geometry, write_sample
+
+    cloud = sample_wall(pv.Sphere(radius=3.0), 256)
+    rng = np.random.default_rng(0)
+    n = len(cloud.points)
+    inputs = SampleInputs(np.zeros(2), ["a", "b"], np.ones(1), ["q"])
+
+    def run(tawss):
+        context = np.abs(cloud.points[:, :1]) * np.ones((1, registry.FIELDS["wall_context"].ncomp))
+        fields = {"tawss": tawss, "tap": 13000 + rng.normal(size=n), "tube_deviation": np.ones(n)}
+        fields["wall_context"] = context
+        return PointCloud(cloud.points, cloud.normals, cloud.sac, fields)
+
+    a, b = run(rng.uniform(1, 5, n)), run(rng.uniform(1, 5, n))
+    write_geometry(tmp_path / "geometry.h5", a)
+    paths = [write_sample(tmp_path / f"s{i}.h5", c, inputs, {"bc_sample": f"s{i}"}, compress=True, compact=True,
+                          shared_geometry="geometry.h5") for i, c in enumerate((a, b))]  # fmt: skip
+    full = write_sample(tmp_path / "full.h5", b, inputs, {"bc_sample": "s1"}, compress=True, compact=True)
+    assert all(shares_geometry(p) for p in paths) and not shares_geometry(full)
+    with h5py.File(paths[1]) as f:
+        assert "points" not in f and sorted(f["fields"]) == ["TAP", "TAWSS"]
+    got, want = read_sample(paths[1]), read_sample(full)
+    for k in ("points", "normals", "sac"):
+        np.testing.assert_array_equal(getattr(got.cloud, k), getattr(want.cloud, k))
+    assert sorted(got.cloud.fields) == sorted(want.cloud.fields)
+    for k, v in want.cloud.fields.items():
+        np.testing.assert_array_equal(got.cloud.fields[k], v)
+        assert got.cloud.fields[k].dtype == v.dtype
+    assert got.provenance == want.provenance  # the sharing attributes are the file's business, not provenance
+    np.testing.assert_array_equal(read_sample(paths[0]).cloud.fields["tawss"], a.fields["tawss"].astype(np.float16))
+    moved = PointCloud(cloud.points + 0.01, cloud.normals, cloud.sac, b.fields)
+    with pytest.raises(IahemoError, match="not this sample's geometry"):
+        write_sample(tmp_path / "s2.h5", moved, inputs, {}, compact=True, shared_geometry="geometry.h5")
+    write_geometry(tmp_path / "geometry.h5", moved)
+    with pytest.raises(IahemoError, match="holds other geometry"):
+        read_sample(paths[0])
+    (tmp_path / "geometry.h5").unlink()
+    with pytest.raises(IahemoError, match="geometry file .* is missing"):
+        read_sample(paths[0])
+
+
 def test_lofi_branch_flows_and_poiseuille_wss():
     from cfdgen.centerline import Centerline
     from cfdgen.lofi import branch_flows, lofi_wss, outlet_fractions

@@ -529,6 +529,19 @@ def test_pack_compresses_and_extends(pipes, tmp_path):
     assert kept[(b["case_id"], "s9")]["split"] == first["split"]
     packed_b = read_sample(tmp_path / "packed" / kept[(b["case_id"], "s9")]["path"])
     assert packed_b.provenance["regenerated_geometry_hash"] == "regenerated"
+    # a case's runs keep their geometry arrays once, in the case's geometry.h5 (its first run's), when they are
+    # the same: here s0 and the copy of s0 (s9 of pipe0); the pipes' s1 were drawn with other points, so not they
+    from cfdgen.pointcloud import shares_geometry
+    from surrogate.pack import GEOMETRY_FILE
+
+    runs = {(s["case_id"], s["bc_sample"]): tmp_path / "packed" / s["path"] for s in more["samples"]}
+    first_points = {case: read_sample(path).cloud.points for (case, bc), path in runs.items() if bc == "s0"}
+    for (case, bc), path in runs.items():
+        same = np.array_equal(read_sample(path).cloud.points, first_points[case])
+        assert shares_geometry(path) == same == (bc in ("s0", "s9") and (case, bc) != (b["case_id"], "s9"))
+    assert len(list((tmp_path / "packed" / "samples").glob(f"*/{GEOMETRY_FILE}"))) == more["n_geometries"]
+    source_b = read_sample(Path(manifest).parent / b["path"]).cloud
+    np.testing.assert_array_equal(packed_b.cloud.points, source_b.points.astype(np.float32))
 
 
 def test_cli_predict_shipped_case(pipes, tmp_path):
