@@ -261,14 +261,30 @@ def run_solver(
         except BaseException:
             _stop(proc)
             raise
-    st = monitor.state
+    outcome = solver_outcome(app, monitor.state, rc)
+    if outcome.status == "diverged":
+        Path(log_path).open("a").write(f"\n[iahemo] stopped: {outcome.reason}\n")
+    return outcome
+
+
+def solver_outcome(app: str, st: LogState, rc: int) -> SolverOutcome:
+    """What a finished solver process amounts to, from its log's state and its exit status."""
     if st.diverged:
-        log_tail = f"\n[iahemo] stopped: {st.diverged}\n"
-        Path(log_path).open("a").write(log_tail)
         return SolverOutcome("diverged", st.diverged, st, rc)
-    if rc != 0 or st.fatal:
-        reason = st.fatal or f"{app} exited with status {rc}"
-        return SolverOutcome("failed", f"{app} crashed: {reason}", st, rc)
+    if st.fatal:
+        return SolverOutcome("failed", f"{app} crashed: {st.fatal}", st, rc)
+    if rc < 0:
+        # A signal from outside (a job's time limit, the out-of-memory killer, a user) is not the solver's failure;
+        # saying so keeps a stopped run from being read as a case that cannot be simulated.
+        try:
+            name = signal.Signals(-rc).name
+        except ValueError:
+            name = f"signal {-rc}"
+        reason = f"{app} was stopped by {name} at t = {st.time:g} s (from outside the solver: a time limit, the "
+        reason += "out-of-memory killer or a user); run it again"
+        return SolverOutcome("failed", reason, st, rc)
+    if rc != 0:
+        return SolverOutcome("failed", f"{app} crashed: {app} exited with status {rc}", st, rc)
     return SolverOutcome("converged", "", st, rc)
 
 

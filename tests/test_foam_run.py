@@ -9,7 +9,7 @@ import pytest
 
 from cfdgen.errors import ConfigError
 from cfdgen.foam_case import OutletSpec, TimeTable, boundary_p, boundary_u, render_template, render_text
-from cfdgen.foam_run import DivergenceConfig, LogMonitor, fatal_message
+from cfdgen.foam_run import DivergenceConfig, LogMonitor, fatal_message, solver_outcome
 
 HEALTHY = """\
 Courant Number mean: 0.0123 max: 0.61
@@ -66,6 +66,21 @@ def test_fatal_error_message_is_one_line():
     m = _feed(HEALTHY + text)
     assert m.state.fatal == "Cannot find patchField entry for outlet_3"
     assert m.state.diverged is None  # a crash, reported as failed by the runner
+
+
+def test_outcome_names_a_signal_from_outside_apart_from_a_crash():
+    """A run killed from outside (status -15: SIGTERM, as a job limit or a user stops it) says so and where it was;
+    a crash keeps its fatal message, a divergence wins over both."""
+    m = _feed(HEALTHY)
+    stopped = solver_outcome("pimpleFoam", m.state, -15)
+    assert stopped.status == "failed" and "stopped by SIGTERM at t = " in stopped.reason
+    assert f"t = {m.state.time:g} s" in stopped.reason and "crashed" not in stopped.reason
+    assert solver_outcome("pimpleFoam", m.state, 1).reason == "pimpleFoam crashed: pimpleFoam exited with status 1"
+    assert solver_outcome("pimpleFoam", m.state, 0).status == "converged"
+    fatal = _feed(HEALTHY + "\n--> FOAM FATAL ERROR: \nCannot find patchField entry for outlet_3\n\n")
+    assert solver_outcome("pimpleFoam", fatal.state, -6).reason.endswith(
+        "crashed: Cannot find patchField entry for outlet_3"
+    )
 
 
 def test_render_refuses_missing_values(tmp_path):
