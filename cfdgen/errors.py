@@ -23,3 +23,7 @@ class ConfigError(IahemoError):
 
 class NoAneurysmError(GeometryError):
     """The vessel has no saccular bulge to isolate (fine for a plain pipe; an error for morphology)."""
+
+
+class RunStopped(IahemoError):
+    """A solver stopped from outside (a signal): nothing is recorded as finished, the run folder is kept to resume."""

@@ -209,7 +209,9 @@ class LogMonitor:
 
 @dataclass(frozen=True)
 class SolverOutcome:
-    status: str  # "converged" (ran to the end), "diverged" (stopped by the monitor), "failed" (crash/exit code)
+    # "converged" (ran to the end), "diverged" (stopped by the monitor), "failed" (crash/exit code), "stopped" (a
+    # signal from outside: says nothing about the case)
+    status: str
     reason: str
     state: LogState
     returncode: int
@@ -281,8 +283,8 @@ def solver_outcome(app: str, st: LogState, rc: int) -> SolverOutcome:
         except ValueError:
             name = f"signal {-rc}"
         reason = f"{app} was stopped by {name} at t = {st.time:g} s (from outside the solver: a time limit, the "
-        reason += "out-of-memory killer or a user); run it again"
-        return SolverOutcome("failed", reason, st, rc)
+        reason += "out-of-memory killer or a user)"
+        return SolverOutcome("stopped", reason, st, rc)
     if rc != 0:
         return SolverOutcome("failed", f"{app} crashed: {app} exited with status {rc}", st, rc)
     return SolverOutcome("converged", "", st, rc)

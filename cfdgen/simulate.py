@@ -4,7 +4,8 @@ A run folder is assembled and run under ``<run>.partial/`` and renamed to ``<run
 verdict, so an interrupted run never looks finished; started again with the same settings it resumes from its
 latest written time. The run goes in two stages: the start-up cycles write only one restart point, the recorded
 window (the last ``record_cycles``) writes ``writes_per_cycle`` snapshots per cycle for the wall indices.
-A diverged or crashed run still gets its folder and QC JSON (status and reason) so the workflow can record it;
+A diverged or crashed run still gets its folder and QC JSON (status and reason) so the workflow can record it; a
+solver stopped by a signal from outside raises ``RunStopped`` and keeps ``<run>.partial/`` to be resumed;
 post-processing refuses anything whose status is not "converged".
 """
 
@@ -31,7 +32,7 @@ from cfdgen.bc import (
     write_inlet_boundary_data,
 )
 from cfdgen.case import Case, default_case
-from cfdgen.errors import ConfigError
+from cfdgen.errors import ConfigError, RunStopped
 from cfdgen.foam_case import (
     OutletSpec,
     TimeTable,
@@ -330,6 +331,10 @@ def simulate(
     t0 = time.perf_counter()
     outcome = _run_stages(partial, values, solver, record_start, end, write_interval, progress)
     wall = time.perf_counter() - t0
+    if outcome.status == "stopped":
+        # Not a property of the case, so no QC saying "failed" that the workflow would keep as the case's result:
+        # the folder stays partial (with its settings hash) and the next call resumes it.
+        raise RunStopped(f"{outcome.reason}; {partial} is kept and the same command resumes it")
     if solver.n_procs > 1 and outcome.status == "converged":
         run_utility(["reconstructPar"], partial, partial / "log.reconstructPar")
         for proc in partial.glob("processor*"):

@@ -119,6 +119,34 @@ def test_killed_run_resumes_to_a_complete_run(steady, tmp_path):
     assert all((dirs[t] / "U").is_file() and (dirs[t] / "wallShearStress").is_file() for t in qc["written_times"])
 
 
+def test_solver_stopped_from_outside_is_resumed_not_recorded(steady, tmp_path):
+    """pimpleFoam alone killed (a job limit or the OOM killer hits the solver, not iahemo): `simulate` names the
+    signal, writes no QC that would stand as the case's result, and the same command resumes and completes."""
+    _, mesh = steady
+    run = tmp_path / "run"
+    args = ["simulate", str(mesh), "--end-time", "0.06", "-q", "-o", str(run)]
+    proc = subprocess.Popen([sys.executable, "-m", "iahemo.cli", *args], stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / "run.partial"
+    deadline = time.monotonic() + 120
+    solver = None
+    while time.monotonic() < deadline and proc.poll() is None and solver is None:
+        if partial.is_dir() and len([d for d in partial.glob("0.0*") if d.is_dir()]) >= 2:
+            found = subprocess.run(["pgrep", "-f", f"pimpleFoam -case {partial}"], capture_output=True, text=True)
+            solver = int(found.stdout.split()[0]) if found.stdout.split() else None
+        time.sleep(0.2)
+    assert solver is not None, "no solver to stop before the run finished"
+    os.kill(solver, signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "stopped by SIGKILL at t = " in err and "the same command resumes it" in err
+    assert partial.is_dir() and not run.exists() and not (partial / "qc.json").exists()
+    from iahemo.cli import main
+
+    assert main(args) == 0
+    qc = json.loads((run / "qc.json").read_text())
+    assert qc["status"] == "converged" and qc["simulated_time"] == pytest.approx(0.06)
+
+
 def test_synthetic_aneurysm_mesh_simulate_post_sample(tmp_path, capsys):
     from iahemo.cli import main
 
