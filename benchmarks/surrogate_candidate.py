@@ -8,15 +8,17 @@ these commands wrote (it trains nothing):
 
 Writes benchmarks/results/surrogate_NAME.json: per split the headline, sac-level summary and inference time of both
 models, and both models' best epochs, training time and losses at their kept epochs. The shipped model's
-rows are its committed evaluations, or with ``--shipped-test DIR`` its evaluation on the candidate's test runs
-(``iahemo evaluate --manifest MANIFEST --model surrogate/models/hemodynamics.pt --split test -o DIR``) when the
-candidate was trained on another copy of the dataset.
+rows are its committed evaluations, or with ``--shipped-test DIR`` / ``--shipped-val DIR`` its evaluation on the
+candidate's test / validation runs (``iahemo evaluate --manifest MANIFEST --model surrogate/models/hemodynamics.pt
+--split test -o DIR``) when the candidate was trained on another copy of the dataset.
 
 The candidates measured so far (README "Training" and "Tried, measured, not kept"):
 
     mirror_ensemble: config/train_shipped.yaml + augment_mirror: true (session 22; work/model_s22, work/evalval_s22)
     more_geometries: the shipped options on the 206-run copy with the 7 runs of session 23 (work/model_s23,
         work/evalval_s23, --shipped-test work/evaltest_s21_on40)
+    more_geometries_s24: the shipped options on the 226-run copy with 27 new geometries of sessions 23-24
+        (work/model_s24, work/evalval_s24, --shipped-test work/evaltest_s21_on24, --shipped-val work/evalval_s21_on24)
 """
 
 import argparse
@@ -72,6 +74,7 @@ def main() -> None:
     ap.add_argument("--val-dir", type=Path, required=True, help="iahemo evaluate --split val's output folder")
     ap.add_argument("--what", required=True, help="what the candidate changes, stored in the JSON")
     ap.add_argument("--shipped-test", type=Path, help="the shipped model evaluated on the candidate's test runs")
+    ap.add_argument("--shipped-val", type=Path, help="the shipped model evaluated on the candidate's validation runs")
     args = ap.parse_args()
 
     from cfdgen.atomic import write_json
@@ -87,13 +90,15 @@ def main() -> None:
     if args.shipped_test:
         shipped_test = args.shipped_test / "evaluation.json"
     shipped_val = MODELS / "hemodynamics_evaluation_val.json"
+    if args.shipped_val:
+        shipped_val = args.shipped_val / "evaluation.json"
     runs = {
         "test": (_evaluation(args.model_dir / "evaluation.json"), _evaluation(shipped_test)),
         "val": (_evaluation(args.val_dir / "evaluation.json"), _evaluation(shipped_val)),
     }
     for split, (candidate, shipped) in runs.items():
-        _same_runs(split, candidate, shipped, "; evaluate the shipped model on the candidate's test runs and pass "
-                   "--shipped-test" if split == "test" else "")  # fmt: skip
+        _same_runs(split, candidate, shipped, f"; evaluate the shipped model on the candidate's {split} runs and pass "
+                   f"--shipped-{split}")  # fmt: skip
     out = {
         "benchmark": f"surrogate_{args.name}",
         "what": f"{args.what}; {len(members)} members against the shipped model; test: iahemo train's evaluation, "
