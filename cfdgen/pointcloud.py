@@ -50,6 +50,8 @@ OVERSAMPLE = 4  # candidates per output point: enough for even spacing, cheap to
 JSON_ATTRS = "json_attrs"
 SHARED_GEOMETRY = "shared_geometry"  # attribute: the sibling file holding the geometry arrays
 GEOMETRY_DIGEST = "geometry_digest"
+# gzip after the shuffle filter, which groups the float bytes: roughly doubles gzip's gain on smooth fields
+GZIP = {"compression": "gzip", "compression_opts": 9, "shuffle": True}
 
 
 def dataset_name(key: str) -> str:
@@ -221,10 +223,14 @@ def _stored_arrays(cloud: PointCloud, compact: bool) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _field_spec(name: str) -> registry.Field | None:
+    """The registry field stored at HDF5 path ``name`` (``fields/TAWSS``); None for points, normals, sac."""
+    return registry.field(key_from_dataset(name.removeprefix("fields/"))) if name.startswith("fields/") else None
+
+
 def _is_geometric(name: str) -> bool:
-    if not name.startswith("fields/"):
-        return True  # points, normals, sac
-    return registry.field(key_from_dataset(name.removeprefix("fields/"))).geometric
+    spec = _field_spec(name)
+    return spec is None or spec.geometric  # points, normals and sac are the wall itself
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:
@@ -242,17 +248,25 @@ def geometry_digest(cloud: PointCloud, compact: bool = True) -> str:
     return _digest(_stored_arrays(cloud, compact))
 
 
+def _open(path: str | Path) -> h5py.File:
+    """A sample or shared-geometry file opened for reading; a missing, truncated or non-HDF5 file is named in one
+    line instead of h5py's traceback."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise IahemoError(f"{path}: not a readable HDF5 file ({exc})") from None
+
+
 def shares_geometry(path: str | Path) -> bool:
     """Whether a sample file keeps its geometry arrays in a shared-geometry file."""
-    with h5py.File(path, "r") as f:
+    with _open(path) as f:
         return SHARED_GEOMETRY in f.attrs
 
 
 def _write_arrays(f: h5py.File, arrays: dict[str, np.ndarray], opts: dict) -> None:
     for name, data in arrays.items():
         d = f.create_dataset(name, data=data, **opts)
-        if name.startswith("fields/"):
-            spec = registry.field(key_from_dataset(name.removeprefix("fields/")))
+        if (spec := _field_spec(name)) is not None:
             d.attrs.update({"key": spec.key, "unit": spec.unit, "label": spec.label})
 
 
@@ -263,7 +277,7 @@ def write_geometry(path: str | Path, cloud: PointCloud, compact: bool = True) ->
     digest = _digest(arrays)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            _write_arrays(f, arrays, {"compression": "gzip", "compression_opts": 9, "shuffle": True})
+            _write_arrays(f, arrays, GZIP)
             f.attrs.update({GEOMETRY_DIGEST: digest, "registry_version": registry.REGISTRY_VERSION})
     return digest
 
@@ -272,7 +286,7 @@ def read_geometry_digest(path: str | Path) -> str | None:
     """The digest of a shared-geometry file, None when there is none."""
     if not Path(path).is_file():
         return None
-    with h5py.File(path, "r") as f:
+    with _open(path) as f:
         return _attr(f.attrs.get(GEOMETRY_DIGEST))
 
 
@@ -285,13 +299,12 @@ def write_sample(
     compact: bool = False,
     shared_geometry: str | None = None,
 ) -> Path:
-    """Write one point-cloud sample (layout in the module doc) atomically; ``compress`` gzips the arrays
-    (shuffle filter first: it groups the float bytes, which roughly doubles gzip's gain on smooth fields);
+    """Write one point-cloud sample (layout in the module doc) atomically; ``compress`` gzips the arrays (``GZIP``);
     ``compact`` stores normals and fields in half precision (3 significant digits, far below the CFD's own error)
     except fields marked ``full_precision``: the committed dataset copy, ~30 % fewer bytes per sample (measured).
     ``shared_geometry``: the name of a sibling shared-geometry file holding exactly this cloud's geometry arrays
     (checked: a mismatch raises); they are then not written here."""
-    opts = {"compression": "gzip", "compression_opts": 9, "shuffle": True} if compress else {}
+    opts = GZIP if compress else {}
     units = {"points": "mm", "normals": "1", SAC: registry.FIELDS[SAC].unit}
     units.update({dataset_name(k): registry.FIELDS[k].unit for k in cloud.fields})
     arrays = _stored_arrays(cloud, compact)
@@ -348,7 +361,7 @@ def read_sample(path: str | Path) -> Sample:
     """Read a sample (with its shared geometry, if any); a file from another field-registry version is refused
     (its names or units may differ)."""
     arrays: dict[str, np.ndarray] = {}
-    with h5py.File(path, "r") as f:
+    with _open(path) as f:
         prov = {k: _attr(v) for k, v in f.attrs.items()}
         version = str(prov.get("registry_version"))
         if version != registry.REGISTRY_VERSION:
@@ -370,7 +383,7 @@ def read_sample(path: str | Path) -> Sample:
         if found != digest:
             what = "is missing" if found is None else f"holds other geometry (digest {found[:12]}, not {digest[:12]})"
             raise IahemoError(f"{path}: its shared geometry file {sibling} {what}")
-        with h5py.File(sibling, "r") as g:
+        with _open(sibling) as g:
             _read_arrays(g, arrays)
     points, normals, sac = arrays.pop("points"), arrays.pop("normals"), arrays.pop("sac")
     cloud = PointCloud(points, np.asarray(normals, dtype=np.float32), sac, arrays)

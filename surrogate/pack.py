@@ -67,11 +67,16 @@ def carried_provenance(sample: Sample) -> dict:
     return {k: v for k, v in sample.provenance.items() if k not in ("registry_version", "units", "n_points")}
 
 
+def _packed_cloud(sample: Sample) -> PointCloud:
+    """A run's cloud with only the fields a packed copy keeps."""
+    c = sample.cloud
+    return PointCloud(c.points, c.normals, c.sac, {k: v for k, v in c.fields.items() if k in KEEP})
+
+
 def write_packed(path: Path, sample: Sample, provenance: dict) -> bool:
     """Write a run into a packed copy, compact and compressed, its geometry arrays in the case's shared file when
     they are that file's (the first run of a case writes it); returns whether they are shared."""
-    c = sample.cloud
-    cloud = PointCloud(c.points, c.normals, c.sac, {k: v for k, v in c.fields.items() if k in KEEP})
+    cloud = _packed_cloud(sample)
     shared = path.parent / GEOMETRY_FILE
     have = read_geometry_digest(shared)
     if have is None:
@@ -91,7 +96,7 @@ def share_geometry(paths: list[Path]) -> int:
             continue
         s = read_sample(path)
         shared = read_geometry_digest(path.parent / GEOMETRY_FILE)
-        if shared is None or shared == geometry_digest(s.cloud):
+        if shared is None or shared == geometry_digest(_packed_cloud(s)):
             moved += write_packed(path, s, carried_provenance(s))
     return moved
 
