@@ -10,15 +10,12 @@ and scored by TAWSS ε and OSI MAE with surrogate.evaluate (a variant trained wi
 its mirror views, ``one_view``). Writes benchmarks/results/surrogate_options.json.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import machine  # noqa: E402
-from variants import scored, trained_side_by_side  # noqa: E402
+from variants import variants_benchmark  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 # session 20's shipped options (before field_weights), as one member
 BASE = {"epochs": 120, "patience": 40, "ema": 0.999, "threads": 1, "ensemble": 1, "seed": 0}
 VARIANTS = {
@@ -38,36 +35,11 @@ VARIANTS = {
 }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--manifest", default=str(REPO / "data" / "dataset_draft" / "manifest.json"))
-    ap.add_argument("--out", default=str(REPO / "work" / "option_models"))
-    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    args = ap.parse_args()
-
-    from cfdgen.atomic import write_json
-    from surrogate.data import load_clouds
-
-    options = {v: {**BASE, **VARIANTS[v]} for v in args.variants}
-    models = trained_side_by_side(args.manifest, options, args.out)
-    clouds = load_clouds(args.manifest)
-    rows = {}
-    for v, path in models.items():
-        mirrored = bool(options[v].get("augment_mirror"))  # such a model answers with its mirror image too
-        r = scored(path, clouds, mirror_views=mirrored)
-        row = {"options": options[v], "best_epoch": r["best_epoch"], "train_minutes": r["train_minutes"]}
-        for split in ("val", "test"):
-            row[split] = {k: r[split][k] for k in ("tawss_rel_l2", "osi_mae", "tap_rel_l2", "wss_mean_rel_l2")}
-        if mirrored:  # what the mirror views add
-            one = scored(path, clouds, mirror_views=False)
-            row["one_view"] = {s: {k: one[s][k] for k in ("tawss_rel_l2", "osi_mae")} for s in ("val", "test")}
-        rows[v] = row
-        print(f"{v}: val {row['val']}, test {row['test']}", flush=True)
-    out = REPO / "benchmarks" / "results" / "surrogate_options.json"
-    write_json(out, {"benchmark": "surrogate_options", "manifest": args.manifest, "variants": rows,
-                     "machine": machine()})  # fmt: skip
-    print(out)
-
-
 if __name__ == "__main__":
-    main()
+    variants_benchmark(
+        "surrogate_options",
+        BASE,
+        VARIANTS,
+        ("tawss_rel_l2", "osi_mae", "tap_rel_l2", "wss_mean_rel_l2"),
+        "option_models",
+    )

@@ -50,3 +50,46 @@ def scored(model_path: Path, clouds, splits=("val", "test"), mirror_views: bool 
         row[split] = headline(result)
         row[f"{split}_runs"] = result["n_samples"]
     return row
+
+
+def variants_benchmark(
+    name: str, base: dict, variants: dict[str, dict], scores: tuple[str, ...], models_dir: str
+) -> None:
+    """The command line of a one-member-per-variant benchmark: ``--manifest``, ``--out`` (the variants' model
+    folders, default ``work/<models_dir>``) and ``--variants``; every variant is ``base`` plus its own options,
+    trained side by side unless present, scored on val and test (``scores`` of the headline; a mirror-trained one
+    also without its mirror views, ``one_view``) into ``benchmarks/results/<name>.json``."""
+    import argparse
+
+    from machine import machine
+
+    from cfdgen.atomic import write_json
+    from surrogate.data import load_clouds
+
+    repo = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--manifest", default=str(repo / "data" / "dataset_draft" / "manifest.json"))
+    ap.add_argument("--out", default=str(repo / "work" / models_dir))
+    ap.add_argument("--variants", nargs="+", default=list(variants), choices=list(variants))
+    args = ap.parse_args()
+
+    options = {v: {**base, **variants[v]} for v in args.variants}
+    models = trained_side_by_side(args.manifest, options, args.out)
+    clouds = load_clouds(args.manifest)
+    rows = {}
+    for v, path in models.items():
+        mirrored = bool(options[v].get("augment_mirror"))  # such a model answers with its mirror image too
+        r = scored(path, clouds, mirror_views=mirrored)
+        row = {"options": options[v], "best_epoch": r["best_epoch"], "best_val_loss": r["best_val_loss"],
+               "train_minutes": r["train_minutes"]}  # fmt: skip
+        for split in ("val", "test"):
+            row[split] = {k: r[split].get(k) for k in scores}
+            row[f"{split}_runs"] = r[f"{split}_runs"]
+        if mirrored:  # what the mirror views add
+            one = scored(path, clouds, mirror_views=False)
+            row["one_view"] = {s: {k: one[s][k] for k in ("tawss_rel_l2", "osi_mae")} for s in ("val", "test")}
+        rows[v] = row
+        print(f"{v}: val {row['val']}, test {row['test']}", flush=True)
+    out = repo / "benchmarks" / "results" / f"{name}.json"
+    write_json(out, {"benchmark": name, "manifest": args.manifest, "variants": rows, "machine": machine()})
+    print(out)
