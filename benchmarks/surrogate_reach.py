@@ -37,6 +37,9 @@ VARIANTS = {
     },
     # the same two levels pooling twice the neighbours within wider balls
     "wide_neighbourhoods": {"net": {"radii": [0.25, 0.6], "neighbours": [32, 32]}},
+    # the other way round: positions only as offsets within each neighbourhood, none as features (the answer
+    # depends on the shape around a point, not on where it lies in the cloud's frame)
+    "local_shape_only": {"net": {"absolute_xyz": False}},
 }
 SCORES = (
     "tawss_rel_l2",

@@ -247,6 +247,29 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_calibrate_spread(args) -> int:
+    from surrogate.artifact import load_model, save_model
+    from surrogate.data import load_clouds
+    from surrogate.evaluate import calibrate_spread
+    from surrogate.predict import DEFAULT_MODEL
+
+    model = load_model(args.model or DEFAULT_MODEL)
+    clouds = load_clouds(args.manifest, progress=not args.quiet)
+    scale = calibrate_spread(model, clouds, args.split)
+    if not scale:
+        raise IahemoError(f"{args.manifest}: no {args.split} runs to calibrate the spread on")
+    n = sum(c.split == args.split for c in clouds)
+    factors = ", ".join(f"{k} ×{v:.2f}" for k, v in scale.items())
+    model.spread_scale = scale
+    model.card = model.card.rstrip() + (
+        f"\n\nSpread calibrated on the {n} {args.split} runs of `{args.manifest}` (`iahemo calibrate-spread`): "
+        f"the members' standard deviation times {factors}.\n"
+    )
+    save_model(model, args.out)
+    print(f"spread factors ({n} {args.split} runs): {factors} -> {args.out}")
+    return 0
+
+
 def _cmd_predict(args) -> int:
     from cfdgen.case import load_case
     from surrogate.predict import predict_surface
@@ -519,6 +542,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--out", required=True, help="folder for evaluation.json and maps/")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "calibrate-spread", help="scale a surrogate's ensemble spread to a standard deviation of its error on a split"
+    )
+    p.add_argument("--manifest", required=True)
+    p.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    p.add_argument("--split", default="val", choices=["train", "val", "test"], help="runs to fit on (default val)")
+    p.add_argument("-o", "--out", required=True, help="model file to write (may be the one read)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_calibrate_spread)
 
     p = sub.add_parser("predict", help="surrogate wall fields (TAWSS, OSI, ...) of a lumen surface in seconds")
     p.add_argument("surface", help="STL, VTP, VTK, OBJ or PLY lumen surface")

@@ -50,6 +50,9 @@ class SurrogateModel:
     # answer, mirrored back, is averaged with its own: the flow in a mirrored vessel is the mirrored flow, so the
     # answer is then exactly mirror-consistent. Set for models trained with mirrored clouds (augment_mirror).
     mirror_views: bool = False
+    # Factor per field for the ensemble's spread, fitted on the validation split (surrogate.spread: the members
+    # agree with each other more than with the CFD); empty: the members' own standard deviation.
+    spread_scale: dict[str, float] = field(default_factory=dict)
     ood: dict[str, Any] = field(default_factory=dict)  # reference statistics, see surrogate.ood
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # config, manifest hash, curves summary, seeds
@@ -98,6 +101,7 @@ def save_model(model: SurrogateModel, path: str | Path) -> Path:
         "lofi_outside_sac": model.lofi_outside_sac,
         "sac_level": model.sac_level.to_dict() if model.sac_level is not None else None,
         "mirror_views": model.mirror_views,
+        "spread_scale": model.spread_scale,
         "members": [{k: v.detach().cpu().clone() for k, v in m.state_dict().items()} for m in model.members],
         "ood": model.ood,
         "metrics": model.metrics,
@@ -130,6 +134,7 @@ def load_model(path: str | Path) -> SurrogateModel:
         lofi_outside_sac=bool(payload.get("lofi_outside_sac", False)),
         sac_level=SacLevelModel.from_dict(payload["sac_level"]) if payload.get("sac_level") else None,
         mirror_views=bool(payload.get("mirror_views", False)),
+        spread_scale={k: float(v) for k, v in (payload.get("spread_scale") or {}).items()},
         ood=payload.get("ood") or {},
         metrics=payload.get("metrics") or {},
         training=payload.get("training") or {},

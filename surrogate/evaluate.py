@@ -16,10 +16,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from cfdgen import registry
+from surrogate import spread
 from surrogate.artifact import SurrogateModel
 from surrogate.data import PRESSURE, Cloud, channel3_fields, split_targets, stack_targets
 from surrogate.metrics import field_errors, parent_diameter, sac_errors, sac_quantities, summarise, where_errors
-from surrogate.predict import _magnitude, predict_arrays, predict_cloud
+from surrogate.predict import predict_arrays, predict_cloud
 
 
 def _parent_diameter(c: Cloud) -> float:
@@ -68,9 +69,15 @@ def turned_prediction(model: SurrogateModel, c: Cloud, seed: int) -> dict[str, n
     return {k: v @ q if np.ndim(v) == 2 else v for k, v in p.mean.items()}
 
 
-def _spread_ratio(std: np.ndarray, pred: np.ndarray, true: np.ndarray) -> float:
-    """Mean ensemble spread over mean error: near 1 when the spread is an honest error estimate."""
-    return float(np.mean(_magnitude(std)) / max(float(np.mean(_magnitude(np.asarray(pred) - true))), 1e-300))
+def calibrate_spread(model: SurrogateModel, clouds: list[Cloud], split: str = "val") -> dict[str, float]:
+    """Per field, the factor that makes the ensemble's spread a standard deviation of its error on ``split``
+    (``surrogate.spread``; the members' own spread, whatever factors the model carries already). Empty without
+    runs of that split."""
+    raw = replace(model, spread_scale={})
+    held = [c for c in clouds if c.split == split]
+    preds = [(predict_cloud(raw, c), c) for c in held]
+    fields = preds[0][0].mean if preds else {}
+    return {k: spread.fit_scale((p.std[k], p.mean[k], c.fields[k]) for p, c in preds) for k in fields}
 
 
 def _score(c: Cloud, pred: dict[str, np.ndarray], truth_sac: dict | None) -> dict:
@@ -120,7 +127,7 @@ def evaluate(
             "mean_field": _score(c, mean_field_baseline(model, train, c), truth_sac),
             "nearest_neighbour": _score(c, nearest_neighbour_baseline(model, train, c), truth_sac),
             "lofi": _score(c, lofi_baseline(c), truth_sac),
-            "spread_error_ratio": {k: _spread_ratio(p.std[k], p.mean[k], c.fields[k]) for k in p.mean},
+            "spread": {k: spread.spread_scores(p.std[k], p.mean[k], c.fields[k]) for k in p.mean},
         }
         if network is not None:
             pn = predict_cloud(network, c)  # the sac mask changes nothing without composition
@@ -153,6 +160,7 @@ def evaluate(
         "summary": summary,
         "sac_summary": sac_summary,
         "where_summary": where_summary,
+        "spread_summary": summarise([r["spread"] for r in rows]),
         "inference_s_median": float(np.median(times)),
         "points_per_sample": int(np.median([len(c.points) for c in held])),
         "per_sample": rows,
@@ -190,6 +198,11 @@ def headline(result: dict) -> dict:
     if "network_sac_level" in s:
         out["network_sac_level_tawss_rel_l2"] = s["network_sac_level"]["tawss"]["rel_l2"]["mean"]
         out["network_sac_level_osi_mae"] = s["network_sac_level"]["osi"]["mae"]["mean"]
+    # how honest the spread is: shares of the points within one and two spreads (normal errors: 0.68, 0.95)
+    for key, v in result.get("spread_summary", {}).items():
+        for share in ("within_1sd", "within_2sd"):
+            if share in v:
+                out[f"{key}_spread_{share}"] = v[share]["mean"]
     if "turned" in s:
         out["turned_tawss_rel_l2"] = s["turned"]["tawss"]["rel_l2"]["mean"]
     if "no_lofi" in s:

@@ -40,6 +40,10 @@ class PointNetConfig:
     global_width: int = 128  # whole-cloud feature width (after the last level's max pool)
     decoder_width: int = 64
     dropout: float = 0.0
+    # False: the points' positions enter only as offsets within each neighbourhood (and through the searches), not
+    # as features — the answer at a wall point then depends on the shape around it, not on where it lies in the
+    # cloud's frame (a position a network can tie to one training vessel).
+    absolute_xyz: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -235,13 +239,13 @@ class PointNetPP(nn.Module):
     def __init__(self, cfg: PointNetConfig):
         super().__init__()
         self.cfg = cfg
-        c0 = 3 + cfg.in_point + cfg.in_global
+        c0 = 3 * cfg.absolute_xyz + cfg.in_point + cfg.in_global
         channels = [c0]
         self.sa = nn.ModuleList()
         for c, r, k, w in zip(cfg.centroids, cfg.radii, cfg.neighbours, cfg.widths, strict=True):
             self.sa.append(_SetAbstraction(channels[-1], c, r, k, w))
             channels.append(w[-1])
-        self.global_mlp = _mlp(3 + channels[-1], (cfg.global_width, cfg.global_width))
+        self.global_mlp = _mlp(3 * cfg.absolute_xyz + channels[-1], (cfg.global_width, cfg.global_width))
         # fp[j] propagates into level j (0 = full resolution) from level j + 1; the full-resolution step also takes
         # the whole-cloud feature, so the head sees local detail and global context together.
         self.fp = nn.ModuleList()
@@ -269,12 +273,14 @@ class PointNetPP(nn.Module):
 
     def _encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor, plan: Plan | None) -> tuple[list, Tensor]:
         n = xyz.shape[1]
-        feats = torch.cat([xyz, point_feats, global_feats.unsqueeze(1).expand(-1, n, -1)], dim=-1)
+        where = [xyz] if self.cfg.absolute_xyz else []
+        feats = torch.cat([*where, point_feats, global_feats.unsqueeze(1).expand(-1, n, -1)], dim=-1)
         levels = [(xyz, feats)]
         for i, sa in enumerate(self.sa):
             levels.append(sa(*levels[-1], plan=None if plan is None else plan.sa[i]))
         xyz_l, f_l = levels[-1]
-        return levels, self.global_mlp(torch.cat([xyz_l, f_l], dim=-1)).amax(dim=1)
+        f_l = torch.cat([xyz_l, f_l], dim=-1) if self.cfg.absolute_xyz else f_l
+        return levels, self.global_mlp(f_l).amax(dim=1)
 
     def encode(self, xyz: Tensor, point_feats: Tensor, global_feats: Tensor, plan: Plan | None = None) -> Tensor:
         """The whole-cloud feature (B, global_width) alone: the encoder without the decoder (shape regression)."""

@@ -24,7 +24,7 @@ from cfdgen import registry
 from cfdgen.atomic import atomic_dir, write_json
 from cfdgen.errors import IahemoError
 from cfdgen.pointcloud import dataset_name
-from surrogate import ood, sac_level
+from surrogate import ood, sac_level, spread
 from surrogate.artifact import SurrogateModel, load_model
 from surrogate.data import (
     CONTEXT,
@@ -117,6 +117,7 @@ def predict_arrays(
         d = parent_diameter(globals_, global_names)
         mean, factor = sac_level.rescale_sac(mean, points, sac, d, model.sac_level.log_ratio(globals_, global_names))
         std = sac_level.scale_on_sac(std, sac, factor)  # the members' spread scales with its field
+    std = spread.scaled(std, model.spread_scale)
     seconds = time.perf_counter() - started
     return Prediction(mean, std, z0, seconds)
 

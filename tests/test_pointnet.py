@@ -187,6 +187,23 @@ def test_permutation_equivariance():
     assert out.std(dim=1).min() > 1e-3 and (z[0] - z[1]).abs().max() > 1e-3
 
 
+def test_without_absolute_positions_a_shifted_cloud_gets_the_same_answer():
+    """absolute_xyz=False: positions enter only as offsets within neighbourhoods, so moving the whole cloud
+    changes nothing; with them (the default) it does — the check is not vacuous."""
+    torch.manual_seed(3)
+    xyz, f, g = inputs(small_config(), 2, 600, 6)
+    shift = torch.tensor([0.7, -0.4, 1.3])
+    for absolute, changed in ((False, False), (True, True)):
+        net = PointNetPP(small_config(absolute_xyz=absolute)).eval()
+        with torch.no_grad():
+            out, z = net(xyz, f, g, return_latent=True)
+            out_s, z_s = net(xyz + shift, f, g, return_latent=True)
+        assert (not torch.allclose(out_s, out, atol=1e-5)) is changed
+        assert (not torch.allclose(z_s, z, atol=1e-5)) is changed
+        assert out.std(dim=1).min() > 1e-3  # the answer still varies from point to point
+    assert PointNetConfig.from_dict(small_config(absolute_xyz=False).to_dict()).absolute_xyz is False
+
+
 def test_gradients_reach_every_parameter():
     torch.manual_seed(2)
     cfg = small_config(dropout=0.1)

@@ -220,6 +220,34 @@ def test_artifact_round_trip_and_refusals(pipes, tmp_path):
         load_model(tmp_path / "old.pt")
 
 
+def test_spread_calibrated_on_validation_travels_with_the_model(pipes, tmp_path):
+    """``iahemo calibrate-spread`` fits one factor per field on the validation runs and writes it into the model;
+    predictions then carry the scaled spread, whose median |error| / spread on those runs is the normal 0.674."""
+    from iahemo.cli import main
+    from surrogate import spread
+    from surrogate.evaluate import calibrate_spread
+    from surrogate.predict import predict_cloud
+
+    manifest, model, clouds = pipes
+    scale = calibrate_spread(model, clouds, "val")
+    assert set(scale) == set(model.normalisation.targets) and all(v > 0 for v in scale.values())
+    assert calibrate_spread(model, [c for c in clouds if c.split != "val"], "val") == {}
+    out = tmp_path / "calibrated.pt"
+    assert main(["calibrate-spread", "--manifest", str(manifest), "--model", str(save_model(model, tmp_path / "m.pt")),
+                 "-o", str(out), "-q"]) == 0  # fmt: skip
+    calibrated = load_model(out)
+    assert calibrated.spread_scale == pytest.approx(scale)
+    assert "Spread calibrated on the" in calibrated.card
+    val = [c for c in clouds if c.split == "val"]
+    raw, cal = [predict_cloud(model, c) for c in val], [predict_cloud(calibrated, c) for c in val]
+    np.testing.assert_allclose(cal[0].std["tawss"], raw[0].std["tawss"] * scale["tawss"], rtol=1e-5)
+    np.testing.assert_allclose(cal[0].mean["tawss"], raw[0].mean["tawss"], rtol=1e-6)  # the answer is unchanged
+    z = np.concatenate([spread.abs_z(p.std["tawss"], p.mean["tawss"], c.fields["tawss"]) for p, c in zip(cal, val)])
+    assert np.median(z) == pytest.approx(spread.NORMAL_MEDIAN_ABS_Z, rel=1e-6)
+    h = headline(evaluate(calibrated, clouds, split="val", turned=False))
+    assert 0 < h["tawss_spread_within_1sd"] < h["tawss_spread_within_2sd"] <= 1
+
+
 def test_channel3_outside_the_sac_network_on_it(pipes, tmp_path):
     from surrogate.predict import predict_arrays
 
