@@ -70,26 +70,16 @@ def synthetic(model: str, sets: list[tuple[int, int]], cohorts: Path, work: Path
             d["mean_voxels"] = d["mean_mm"] / float(truth_img.spacing.mean())
         except Exception as exc:  # recorded, not hidden: a reconstruction failure is a result too
             d = {"error": f"{type(exc).__name__}: {exc}"}
-        cases.append(
-            {
-                "case": r["id"],
-                "seed": seed,
-                "kind": r["kind"],
-                "size_mm": r.get("size"),
-                **m,
-                "surface_distance": d,
-                "segment_seconds": seg["seconds"]["segment"],
-            }
-        )
+        cases.append({"case": r["id"], "seed": seed, "kind": r["kind"], "size_mm": r.get("size"), **m,
+                      "surface_distance": d,
+                      "segment_seconds": seg["seconds"]["segment"]})
         print(cases[-1], flush=True)
     ok = [c["surface_distance"] for c in cases if "mean_mm" in c["surface_distance"]]
     by_seed = {
         str(seed): {
             "cases": sum(c["seed"] == seed for c in cases),
-            **{
-                f"dice_{k}": _mean([c for c in cases if c["seed"] == seed], k, "dice")
-                for k in ("vessel", "aneurysm", "lumen")
-            },
+            **{f"dice_{k}": _mean([c for c in cases if c["seed"] == seed], k, "dice")
+               for k in ("vessel", "aneurysm", "lumen")},
         }
         for seed, _ in sets
     }
@@ -138,24 +128,16 @@ def aorta(model: str, work: Path) -> dict | None:
         try:
             s = segment_command(folder / "aorta.mha", work / name, model, **kw)
             pred = read_image(work / name / "labels.nii.gz").array > 0
-            out[name] = {
-                "dice": dice(pred[box], ref[box]),
-                "seconds": s["seconds"]["segment"],
-                "threshold": s.get("threshold"),
-                "working_spacing_mm": s["working_spacing_mm"],
-            }
+            out[name] = {"dice": dice(pred[box], ref[box]), "seconds": s["seconds"]["segment"],
+                         "threshold": s.get("threshold"), "working_spacing_mm": s["working_spacing_mm"]}
         except Exception as exc:
             out[name] = {"dice": 0.0, "error": f"{type(exc).__name__}: {exc}"}
         print(name, out[name], flush=True)
     best = max(runs, key=lambda k: out[k]["dice"])
     image = read_image(folder / "aorta.mha")
     labels = read_image(work / best / "labels.nii.gz").array.astype(np.uint8)
-    segmentation_figure(
-        image,
-        labels,
-        RESULTS / "segmentation_aorta_mra.png",
-        title=f"vmtk aorta MRA: {best} (Dice {out[best]['dice']:.3f} vs level set)",
-    )
+    segmentation_figure(image, labels, RESULTS / "segmentation_aorta_mra.png",
+                        title=f"vmtk aorta MRA: {best} (Dice {out[best]['dice']:.3f} vs level set)")
     return out
 
 
@@ -188,13 +170,8 @@ def topcow(model: str, work: Path) -> dict | None:
     except Exception as exc:
         out["reconstruct"] = {"error": f"{type(exc).__name__}: {exc}"}
     labels = lumen.astype(np.uint8)
-    segmentation_figure(
-        image,
-        labels,
-        RESULTS / "segmentation_topcow_cta.png",
-        surface,
-        title="TopCoW CTA crop (real, no labels): U-Net segmentation and reconstructed surface",
-    )
+    segmentation_figure(image, labels, RESULTS / "segmentation_topcow_cta.png", surface,
+                        title="TopCoW CTA crop (real, no labels): U-Net segmentation and reconstructed surface")
     print(out, flush=True)
     return out
 
@@ -221,12 +198,8 @@ def speed(model: str, case: Path, work: Path, pause_cfd: bool) -> dict:
         os.kill(pid, signal.SIGSTOP)
     try:
         t0 = time.perf_counter()
-        r = subprocess.run(
-            [sys.executable, "-c", code, str(work / "cta256.nii.gz"), str(work / "s256"), model],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        r = subprocess.run([sys.executable, "-c", code, str(work / "cta256.nii.gz"), str(work / "s256"), model],
+                           capture_output=True, text=True, check=True)
         wall = time.perf_counter() - t0
     finally:
         for pid in paused:
@@ -257,9 +230,8 @@ def seed_count(text: str) -> tuple[int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=None)
-    ap.add_argument(
-        "--sets", nargs="+", type=seed_count, default=[(12, 6), (14, 21), (16, 8)], help="SEED:N unseen synthetic cases"
-    )
+    ap.add_argument("--sets", nargs="+", type=seed_count, default=[(12, 6), (14, 21), (16, 8)],
+                    help="SEED:N unseen synthetic cases")
     ap.add_argument("--cohorts", type=Path, default=None, help="keep the generated cases in DIR/seed<S>")
     ap.add_argument("--pause-cfd", action="store_true")
     args = ap.parse_args()

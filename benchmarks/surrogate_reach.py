@@ -4,14 +4,14 @@ choice is made (validation) and on the test geometries.
     .venv/bin/python benchmarks/surrogate_reach.py [--manifest data/dataset_draft/manifest.json]
         [--out work/reach_models] [--variants baseline three_levels ...]
 
-Why: the shipped network's two set-abstraction levels see about one vessel diameter around a point (16 nearest
-of the 2,048 training points, then 16 of 512 centroids), and beyond that only the whole-cloud max — a feature
-with no position. On the test runs of the 226-run dataset the shipped model's TAWSS error is mostly smooth: the
-error of its fields averaged over each point's 256 nearest (a patch about two diameters across) is 13 % of the
-field, as large as the rest (a one-off check). Entrance and junction flow several diameters upstream of a point
-set its WSS there. Every variant is the shipped options (config/train_shipped.yaml) as one member (seed 0, one
-thread) plus its own network overrides, trained side by side with ``iahemo train`` unless its folder holds a
-model already. Writes benchmarks/results/surrogate_reach.json.
+Why: the shipped network's two set-abstraction levels see about one vessel diameter around a point (16 nearest of
+the 2,048 training points, then 16 of 512 centroids), and beyond that only the whole-cloud max — a feature with no
+position. On the test runs of the 226-run dataset the shipped model's TAWSS error is mostly smooth: the error of its
+fields averaged over each point's 256 nearest (a patch about two diameters across) is 13 % of the field, as large as
+the rest (benchmarks/surrogate_error_scale.py). Entrance and junction flow several diameters upstream of a point set
+its WSS there. Every variant is the shipped options (config/train_shipped.yaml) as one member (seed 0, one thread)
+plus its own network overrides, trained side by side with ``iahemo train`` unless its folder holds a model already.
+Writes benchmarks/results/surrogate_reach.json.
 """
 
 import sys

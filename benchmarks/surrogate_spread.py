@@ -34,7 +34,7 @@ def main() -> None:
     from cfdgen.atomic import write_json
     from surrogate import spread
     from surrogate.artifact import load_model
-    from surrogate.data import load_clouds
+    from surrogate.data import TAWSS, load_clouds
     from surrogate.metrics import rel_l2, summarise
     from surrogate.predict import predict_cloud
 
@@ -54,8 +54,8 @@ def main() -> None:
                 for p, c in zip(preds, held, strict=True)
             ]
             row[name] = {k: {m: s["mean"] for m, s in v.items()} for k, v in summarise(scores).items()}
-        eps = [rel_l2(p.mean["tawss"], c.fields["tawss"]) for p, c in zip(preds, held, strict=True)]
-        rho = spearmanr([float(np.mean(p.std["tawss"])) for p in preds], eps).statistic
+        eps = [rel_l2(p.mean[TAWSS], c.fields[TAWSS]) for p, c in zip(preds, held, strict=True)]
+        rho = spearmanr([float(np.mean(p.std[TAWSS])) for p in preds], eps).statistic
         row["tawss_spread_rank_correlation_with_eps"] = float(rho)
         result[split] = row
         print(split, row, flush=True)

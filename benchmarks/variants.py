@@ -38,12 +38,15 @@ def scored(model_path: Path, clouds, splits=("val", "test"), mirror_views: bool 
 
     from surrogate.artifact import load_model
     from surrogate.evaluate import evaluate, headline
+    from surrogate.pointnet import n_parameters
 
     model = load_model(model_path)
     if mirror_views is not None:
         model = replace(model, mirror_views=mirror_views)
+
     member = model.training["members"][0]
     row = {"best_epoch": member["best_epoch"], "best_val_loss": member["best_val"],
+           "parameters": n_parameters(model.members[0]),
            "train_minutes": round(model.training["train_seconds"] / 60, 1)}  # fmt: skip
     for split in splits:
         result = evaluate(model, clouds, split=split, turned=False)
@@ -81,7 +84,7 @@ def variants_benchmark(
         mirrored = bool(options[v].get("augment_mirror"))  # such a model answers with its mirror image too
         r = scored(path, clouds, mirror_views=mirrored)
         row = {"options": options[v], "best_epoch": r["best_epoch"], "best_val_loss": r["best_val_loss"],
-               "train_minutes": r["train_minutes"]}  # fmt: skip
+               "parameters": r["parameters"], "train_minutes": r["train_minutes"]}  # fmt: skip
         for split in ("val", "test"):
             row[split] = {k: r[split].get(k) for k in scores}
             row[f"{split}_runs"] = r[f"{split}_runs"]

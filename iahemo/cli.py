@@ -253,6 +253,8 @@ def _cmd_calibrate_spread(args) -> int:
     from surrogate.evaluate import calibrate_spread
     from surrogate.predict import DEFAULT_MODEL
 
+    if Path(args.out).is_dir():  # refused before the fit, not by the rename after it
+        raise IahemoError(f"{args.out} is a folder: -o names the model file to write (e.g. {args.out}/hemodynamics.pt)")
     model = load_model(args.model or DEFAULT_MODEL)
     clouds = load_clouds(args.manifest, progress=not args.quiet)
     scale = calibrate_spread(model, clouds, args.split)

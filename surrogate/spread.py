@@ -1,14 +1,14 @@
 """How far to trust the ensemble's spread: scores of the spread against the actual error, and its calibration.
 
 A deep ensemble of three members trained on the same data agrees with itself more than with the CFD: on the 27
-validation runs of the session-24 model only 28 % of the TAWSS points lay within one standard deviation of the members
-of the CFD and 50 % within two, where a standard deviation of the error would hold 68 % and 95 % (OSI 47 / 69 %,
+validation runs of the session-24 model the CFD lay within one standard deviation of the members at only 28 % of the
+TAWSS points and within two at 50 %, where a standard deviation of the error would hold 68 % and 95 % (OSI 47 / 69 %,
 TAP 23 / 41 %, mean WSS vector 35 / 58 %; benchmarks/surrogate_spread.py). So one factor per field, fitted on the
-validation split (where every training choice is made), scales ``<NAME>_std`` to a standard deviation of the
-error: the factor that puts the median of |error| / spread at 0.674, the median |z| of a normal error (a median,
-so that a few points where the members happen to agree do not set it). For that model: TAWSS ×2.95, OSI ×1.61,
-TAP ×3.86, mean WSS ×2.35; on the 42 test runs then 64 % of the TAWSS points within one spread and 83 % within
-two — the errors have heavier tails than a normal one.
+validation split (where every training choice is made), scales ``<NAME>_std`` to a standard deviation of the error:
+the factor that puts the median of |error| / spread at 0.674, the median |z| of a normal error (a median, so that a
+few points where the members happen to agree do not set it). For that model: TAWSS ×2.95, OSI ×1.61, TAP ×3.86, mean
+WSS ×2.35; on the 42 test runs then 64 % of the TAWSS points within one spread and 83 % within two — the errors have
+heavier tails than a normal one.
 
 Vector fields are scored per component (error and spread of each Cartesian component). Pure numpy.
 """

@@ -15,8 +15,8 @@ def normal_errors(n=200_000, sigma=0.3, seed=0, shape=()):
 def test_an_honest_spread_scores_as_a_normal_standard_deviation():
     true, pred = normal_errors()
     s = spread.spread_scores(np.full(pred.shape, 0.3), pred, true)
-    assert s["within_1sd"] == pytest.approx(0.6827, abs=0.005)
-    assert s["within_2sd"] == pytest.approx(0.9545, abs=0.003)
+    assert s["within_1sd"] == pytest.approx(spread.NORMAL_WITHIN["within_1sd"], abs=0.005)
+    assert s["within_2sd"] == pytest.approx(spread.NORMAL_WITHIN["within_2sd"], abs=0.003)
     assert s["error_ratio"] == pytest.approx(1 / np.sqrt(2 / np.pi), rel=0.01)  # mean|z| of a normal: 0.798
 
 
@@ -25,13 +25,14 @@ def test_an_ensemble_half_as_spread_as_its_error_is_scaled_back():
     runs = [normal_errors(n=40_000, sigma=s, seed=k) for k, s in enumerate((0.1, 0.3, 0.6))]
     pairs = [(np.full(p.shape, s / 2), p, t) for (t, p), s in zip(runs, (0.1, 0.3, 0.6), strict=True)]
     before = spread.spread_scores(*pairs[1])
-    assert before["within_2sd"] == pytest.approx(0.6827, abs=0.01)  # two halved spreads = one honest one
+    # two halved spreads are one honest one
+    assert before["within_2sd"] == pytest.approx(spread.NORMAL_WITHIN["within_1sd"], abs=0.01)
     factor = spread.fit_scale(pairs)
     assert factor == pytest.approx(2.0, rel=0.02)
     std = spread.scaled({"tawss": pairs[1][0], "osi": pairs[1][0]}, {"tawss": factor})
     after = spread.spread_scores(std["tawss"], *pairs[1][1:])
-    assert after["within_1sd"] == pytest.approx(0.6827, abs=0.01)
-    assert after["within_2sd"] == pytest.approx(0.9545, abs=0.01)
+    assert after["within_1sd"] == pytest.approx(spread.NORMAL_WITHIN["within_1sd"], abs=0.01)
+    assert after["within_2sd"] == pytest.approx(spread.NORMAL_WITHIN["within_2sd"], abs=0.01)
     np.testing.assert_array_equal(std["osi"], pairs[1][0])  # a field without a factor is left as it is
 
 

@@ -220,7 +220,7 @@ def test_artifact_round_trip_and_refusals(pipes, tmp_path):
         load_model(tmp_path / "old.pt")
 
 
-def test_spread_calibrated_on_validation_travels_with_the_model(pipes, tmp_path):
+def test_spread_calibrated_on_validation_travels_with_the_model(pipes, tmp_path, capsys):
     """``iahemo calibrate-spread`` fits one factor per field on the validation runs and writes it into the model;
     predictions then carry the scaled spread, whose median |error| / spread on those runs is the normal 0.674."""
     from iahemo.cli import main
@@ -233,6 +233,8 @@ def test_spread_calibrated_on_validation_travels_with_the_model(pipes, tmp_path)
     assert set(scale) == set(model.normalisation.targets) and all(v > 0 for v in scale.values())
     assert calibrate_spread(model, [c for c in clouds if c.split != "val"], "val") == {}
     out = tmp_path / "calibrated.pt"
+    assert main(["calibrate-spread", "--manifest", str(manifest), "-o", str(tmp_path), "-q"]) == 2
+    assert "is a folder: -o names the model file" in capsys.readouterr().err
     assert main(["calibrate-spread", "--manifest", str(manifest), "--model", str(save_model(model, tmp_path / "m.pt")),
                  "-o", str(out), "-q"]) == 0  # fmt: skip
     calibrated = load_model(out)
