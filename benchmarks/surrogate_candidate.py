@@ -19,8 +19,8 @@ The candidates measured so far (README "Training" and "Tried, measured, not kept
         work/evalval_s23, --shipped-test work/evaltest_s21_on40)
     more_geometries_s24: the shipped options on the 226-run copy with 27 new geometries of sessions 23-24
         (work/model_s24, work/evalval_s24, --shipped-test work/evaltest_s21_on24, --shipped-val work/evalval_s21_on24)
-    local_shape_ensemble: config/train_shipped.yaml + net: {absolute_xyz: false} (session 25: its training was
-        stopped before the model was written; not measured yet)
+    local_shape_ensemble: config/train_shipped.yaml + net: {absolute_xyz: false} (session 26; work/model_s26,
+        work/evalval_s26; shipped)
 """
 
 import argparse

@@ -56,6 +56,12 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
         "three input channels: coordinates + normals, the morphology + boundary-condition vector, and the "
         f"low-fidelity Poiseuille WSS vector{' (ablated: zeroed)' if not model.use_lofi else ''}. "
         + (
+            ""
+            if model.config.absolute_xyz
+            else "Coordinates enter only as offsets within each neighbourhood, never as features: the answer at a "
+            "point depends on the shape around it, not on where it lies in the vessel. "
+        )
+        + (
             "Outside the aneurysm sac, TAWSS, the mean WSS vector and OSI are channel 3's own answer (OSI 0), which "
             "was closer to the CFD there than the network; the network's fields are used on the sac. "
             if model.lofi_outside_sac
