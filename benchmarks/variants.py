@@ -22,12 +22,14 @@ def trained_model(folder: Path, manifest: str, options: dict) -> Path:
     return model
 
 
-def trained_side_by_side(manifest: str, options: dict[str, dict], out: Path) -> dict[str, Path]:
-    """Every variant's model (``out/<name>``), the missing ones trained at the same time, one process each."""
+def trained_side_by_side(manifest: str | dict[str, str], options: dict[str, dict], out: Path) -> dict[str, Path]:
+    """Every variant's model (``out/<name>``), the missing ones trained at the same time, one process each, on
+    ``manifest`` (or each on its own: variant -> manifest)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    manifests = manifest if isinstance(manifest, dict) else dict.fromkeys(options, manifest)
     with ThreadPoolExecutor(len(options)) as pool:
-        jobs = {v: pool.submit(trained_model, Path(out) / v, manifest, o) for v, o in options.items()}
+        jobs = {v: pool.submit(trained_model, Path(out) / v, manifests[v], o) for v, o in options.items()}
         return {v: job.result() for v, job in jobs.items()}
 
 
