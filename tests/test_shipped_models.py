@@ -24,6 +24,9 @@ def test_hemodynamics_model_is_traceable_to_the_committed_dataset():
     manifest = json.loads(DATASET.read_text())
     assert model.training["n_train_samples"] == manifest["splits"]["train"]["n_samples"]
     assert "synthetic" in model.card.lower() and "research use only" in model.card.lower()
+    # the card beside the model is the model's own, and says how its network sees the coordinates
+    assert (MODELS / "hemodynamics_card.md").read_text().startswith(model.card.rstrip("\n"))
+    assert ("offsets within each neighbourhood" in model.card) == (not model.config.absolute_xyz)
     h = model.metrics["summary"]
     assert {"tawss_rel_l2", "osi_mae", "baseline_mean_field_tawss_rel_l2", "ablation_no_lofi_tawss_rel_l2"} <= set(h)
     assert {"inputs", "latent"} <= set(model.ood)
