@@ -1,0 +1,94 @@
+"""How far is the wall shear of steady flow at the mean inflow from the pulsatile run's TAWSS?
+
+    .venv/bin/python benchmarks/steady_vs_pulsatile.py [--case cases/syn1_000] [--level draft] [--work DIR]
+
+Why: the surrogate's error falls slowly with more training geometries (benchmarks/surrogate_data_scaling.py:
+×0.85 per doubling), so a cheaper source of TAWSS targets, or a better low-fidelity channel than Poiseuille–Dean,
+would matter. Where the flow does not reverse and the response is nearly linear, the time average of |τ| is the
+|τ| of the mean flow; how far that holds in an aneurysm geometry is measured here. The case is meshed once and
+run twice side by side on one rank each, with the dataset's solver settings (1.5 cycles, Courant 5, 2 outer
+correctors, the last cycle recorded): once with the case's pulsatile inflow, once with the same mean flow held
+constant (the waveform's harmonics removed). Both walls are compared face by face (the OpenFOAM faces of the same
+mesh): TAWSS ε (relative L2) on the whole wall, off and on the sac, the wall means, ε after the best single scale,
+the mean WSS vector's ε, and each run's wall time. Writes benchmarks/results/steady_vs_pulsatile.json.
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyvista as pv
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def compare(pulsatile: pv.PolyData, steady: pv.PolyData) -> dict:
+    """Steady |τ| against pulsatile TAWSS on the same wall faces."""
+    from cfdgen import registry
+    from surrogate.metrics import rel_l2
+
+    tawss, wss_mean = registry.field("tawss").key, registry.field("wss_mean").key
+    a, b = np.asarray(pulsatile.cell_data[tawss]), np.asarray(steady.cell_data[tawss])
+    sac = np.asarray(pulsatile.cell_data["sac"], dtype=bool)
+    scale = float(a @ b / (b @ b))
+    return {
+        "faces": int(len(a)),
+        "sac_faces": int(sac.sum()),
+        "tawss_rel_l2": rel_l2(b, a),
+        "tawss_rel_l2_off_sac": rel_l2(b[~sac], a[~sac]),
+        "tawss_rel_l2_sac": rel_l2(b[sac], a[sac]) if sac.any() else None,
+        "wall_mean_tawss_pulsatile_pa": float(a.mean()),
+        "wall_mean_tawss_steady_pa": float(b.mean()),
+        "best_scale": scale,
+        "tawss_rel_l2_best_scale": rel_l2(scale * b, a),
+        "wss_mean_rel_l2": rel_l2(np.asarray(steady.cell_data[wss_mean]), np.asarray(pulsatile.cell_data[wss_mean])),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", default=str(REPO / "cases" / "syn1_000"))
+    ap.add_argument("--level", default="draft")
+    ap.add_argument("--work", default=None, help="keep the runs here (default: a temporary folder)")
+    args = ap.parse_args()
+
+    from cfdgen.atomic import write_json
+    from cfdgen.case import load_case
+    from cfdgen.post import postprocess
+    from cfdgen.prepare import mesh_case
+    from cfdgen.simulate import SolverConfig, run_boundary_conditions, simulate
+
+    case = load_case(args.case)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work or tmp)
+        _, qc = mesh_case(case.surface, work / "mesh", args.level, case)
+        pulsatile = run_boundary_conditions(work / "mesh", case)
+        steady = replace(pulsatile, waveform=replace(pulsatile.waveform, a=(1.0,), b=(0.0,)))
+        solver = SolverConfig(cycles=1.5, max_co=5.0, n_outer=2, n_procs=1)
+
+        def run(name, bc):
+            t0 = time.perf_counter()
+            status = simulate(work / "mesh", work / name, bc, solver, progress=False).status
+            postprocess(work / name)
+            return {"status": status, "seconds": round(time.perf_counter() - t0, 1)}
+
+        with ThreadPoolExecutor(2) as pool:
+            runs = dict(zip(("pulsatile", "steady"), pool.map(run, ("pulsatile", "steady"), (pulsatile, steady))))
+        walls = {name: pv.read(work / name / "post" / "wall.vtp") for name in runs}
+    result = {"benchmark": "steady_vs_pulsatile", "case": case.id, "mesh_level": args.level, "cells": qc.cells,
+              "mean_flow_m3s": pulsatile.waveform.mean_flow, "period_s": pulsatile.waveform.period, "runs": runs,
+              **compare(walls["pulsatile"], walls["steady"]), "machine": machine()}  # fmt: skip
+    write_json(REPO / "benchmarks" / "results" / "steady_vs_pulsatile.json", result)
+    print(result)
+
+
+if __name__ == "__main__":
+    main()
