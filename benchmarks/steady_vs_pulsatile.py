@@ -6,9 +6,10 @@ Why: the surrogate's error falls slowly with more training geometries (benchmark
 ×0.85 per doubling), so a cheaper source of TAWSS targets, or a better low-fidelity channel than Poiseuille–Dean,
 would matter. Where the flow does not reverse and the response is nearly linear, the time average of |τ| is the
 |τ| of the mean flow; how far that holds in an aneurysm geometry is measured here. Each case is meshed once and
-run twice side by side on one rank each, with the dataset's solver settings (1.5 cycles, Courant 5, 2 outer
-correctors, the last cycle recorded): once with the case's pulsatile inflow, once with the same mean flow held
-constant (the waveform's harmonics removed). Both walls are compared face by face (the OpenFOAM faces of the same
+run twice side by side on one rank each, with the dataset's time stepping (1.5 cycles, Courant 5, 2 outer
+correctors, the last cycle recorded) and the library's default face interpolation (the committed dataset's runs
+use linear; both runs here share the default): once with the case's pulsatile inflow, once with the same mean flow
+held constant (``Waveform.held_constant``). Both walls are compared face by face (the OpenFOAM faces of the same
 mesh): TAWSS ε (relative L2) on the whole wall, off and on the sac, the wall means, ε after the best single scale,
 the mean WSS vector's ε, and each run's wall time; per case, in a temporary folder. Writes
 benchmarks/results/steady_vs_pulsatile.json.
@@ -36,9 +37,9 @@ def compare(pulsatile: pv.PolyData, steady: pv.PolyData) -> dict:
     from cfdgen import registry
     from surrogate.metrics import rel_l2
 
-    tawss, wss_mean = registry.field("tawss").key, registry.field("wss_mean").key
+    tawss, wss_mean, sac_key = (registry.field(k).key for k in ("tawss", "wss_mean", "sac"))
     a, b = np.asarray(pulsatile.cell_data[tawss]), np.asarray(steady.cell_data[tawss])
-    sac = np.asarray(pulsatile.cell_data["sac"], dtype=bool)
+    sac = np.asarray(pulsatile.cell_data[sac_key], dtype=bool)
     scale = float(a @ b / (b @ b))
     return {
         "faces": int(len(a)),
@@ -65,7 +66,7 @@ def one_case(case_dir: str, level: str) -> dict:
         work = Path(tmp)
         _, qc = mesh_case(case.surface, work / "mesh", level, case)
         pulsatile = run_boundary_conditions(work / "mesh", case)
-        steady = replace(pulsatile, waveform=replace(pulsatile.waveform, a=(1.0,), b=(0.0,)))
+        steady = replace(pulsatile, waveform=pulsatile.waveform.held_constant())
         solver = SolverConfig(cycles=1.5, max_co=5.0, n_outer=2, n_procs=1)
 
         def run(name, bc):
@@ -88,10 +89,14 @@ def main() -> None:
     args = ap.parse_args()
 
     from cfdgen.atomic import write_json
+    from cfdgen.errors import IahemoError
 
     cases = []
     for c in args.cases:
-        cases.append(one_case(c, args.level))
+        try:
+            cases.append(one_case(c, args.level))
+        except IahemoError as exc:  # a missing case, a mesh or a run that failed: one line, nothing written
+            raise SystemExit(str(exc)) from None
         print(cases[-1], flush=True)
     keys = ("tawss_rel_l2", "tawss_rel_l2_off_sac", "tawss_rel_l2_sac", "tawss_rel_l2_best_scale", "wss_mean_rel_l2")
     mean = {k: float(np.mean([c[k] for c in cases if c[k] is not None])) for k in keys}

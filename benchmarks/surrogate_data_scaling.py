@@ -53,13 +53,14 @@ def nested_geometries(manifest: dict, fraction: float, seed: int = SUBSET_SEED) 
 def subset_manifest(manifest_path: Path, fraction: float, out: Path) -> tuple[Path, int, int]:
     """A copy of the manifest with the training split cut to a nested subset of its geometries, each kept run
     repeated round(1/fraction) times; absolute paths. Returns its path, the geometries and the distinct runs kept."""
-    manifest = json.loads(manifest_path.read_text())
+    from cfdgen.atomic import write_json
+    from surrogate.data import load_manifest
+
+    manifest, entries = load_manifest(manifest_path)  # entries with absolute paths
     keep = set(nested_geometries(manifest, fraction))
     repeat = max(1, round(1.0 / fraction))
-    base = manifest_path.parent if manifest.get("paths_relative_to") == "manifest folder" else Path(".")
     samples, runs = [], 0
-    for s in manifest["samples"]:
-        s = {**s, "path": str((base / s["path"]).resolve())}
+    for s in entries:
         if s["split"] != "train":
             samples.append(s)
         elif s["geometry_hash"] in keep:
@@ -72,9 +73,8 @@ def subset_manifest(manifest_path: Path, fraction: float, out: Path) -> tuple[Pa
         f"{manifest.get('description', '')} Training split cut to {len(keep)} geometries ({runs} runs, each listed "
         f"{repeat}×; benchmarks/surrogate_data_scaling.py)."
     ).strip()
-    out.mkdir(parents=True, exist_ok=True)
     path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=1))
+    write_json(path, manifest)
     return path, len(keep), runs
 
 
@@ -105,10 +105,14 @@ def main() -> None:
         ap.error("fractions must lie in (0, 1]")
 
     from cfdgen.atomic import write_json
-    from surrogate.data import load_clouds
+    from cfdgen.errors import IahemoError
+    from surrogate.data import load_clouds, load_manifest
 
     manifest_path, out = Path(args.manifest), Path(args.out)
-    train = json.loads(manifest_path.read_text())["splits"]["train"]
+    try:
+        train = load_manifest(manifest_path)[0]["splits"]["train"]
+    except IahemoError as exc:
+        raise SystemExit(str(exc)) from None
     n_train = len(train["geometries"])
     manifests, sizes = {}, {}
     for f in sorted(args.fractions):

@@ -2,14 +2,16 @@
 
     .venv/bin/python benchmarks/surrogate_realcase.py [--surface ../shared/realdata/vampy_aneurisk_C0015/artery.vtp]
         [--level draft|coarse] [--np 2] [--work work/c0015] [--model surrogate/models/hemodynamics.pt]
-        [--manifest data/dataset_draft/manifest.json]
+        [--manifest data/dataset_draft/manifest.json] [--tag _NAME]
 
 Runs the dataset's CFD chain on the surface when ``WORK/sample_LEVEL/sample.h5`` is missing (iahemo mesh --level
 LEVEL, simulate 1.5 cycles at Courant 5 with 2 outer correctors, the last cycle recorded, post, sample 8,192
 points; no case file, so population BCs), then scores the surrogate on that sample exactly as the held-out
 evaluation does, with both baselines, and records the out-of-distribution verdict. Writes
 benchmarks/results/surrogate_realcase.json (draft, the dataset's level) or surrogate_realcase_LEVEL.json, a
-side-by-side map (CFD, surrogate, error) and a copy of the run's CFD wall maps (TAWSS, OSI). Above the draft
+side-by-side map (CFD, surrogate, error) and a copy of the run's CFD wall maps (TAWSS, OSI); ``--tag`` appends
+to those names (another model scored beside the shipped one). ``tap_level``: how much of the TAP error is one
+offset over the wall. Above the draft
 level the JSON also says how far the draft CFD is from this level's (both resampled to this level's points):
 the floor under any surrogate trained on draft-level CFD. The surface never enters the repository or the dataset.
 """
@@ -65,6 +67,16 @@ def level_gap(coarse: Path, draft: Path) -> dict:
     }
 
 
+def tap_level(predicted, cfd, reference: float) -> dict:
+    """How much of the TAP error is one offset over the wall: the mean offset (Pa) and ε with it removed (relative
+    to the CFD's TAP above the run's reference level, as the evaluation scores TAP)."""
+    import numpy as np
+
+    error, above = predicted - cfd, cfd - reference
+    return {"mean_offset_pa": float(error.mean()), "cfd_wall_mean_above_reference_pa": float(above.mean()),
+            "tap_rel_l2_without_offset": float(np.linalg.norm(error - error.mean()) / np.linalg.norm(above))}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--surface", default=str(REAL))
@@ -78,6 +90,7 @@ def main() -> None:
     ap.add_argument("--work", default=str(REPO / "work" / "c0015"))
     ap.add_argument("--model", default=str(REPO / "surrogate" / "models" / "hemodynamics.pt"))
     ap.add_argument("--manifest", default=str(REPO / "data" / "dataset_draft" / "manifest.json"))
+    ap.add_argument("--tag", default="", help="appended to the result's name: another model beside the shipped one")
     args = ap.parse_args()
     surface, work, level = Path(args.surface), Path(args.work), args.level
     if not surface.is_file():
@@ -85,7 +98,7 @@ def main() -> None:
 
     from cfdgen.atomic import write_json
     from surrogate.artifact import load_model
-    from surrogate.data import load_clouds, read_cloud
+    from surrogate.data import PRESSURE, PRESSURE_REFERENCE, load_clouds, read_cloud
     from surrogate.evaluate import evaluate, headline
     from surrogate.predict import ood_verdict, predict_cloud
 
@@ -93,11 +106,12 @@ def main() -> None:
     model = load_model(args.model)
     real = read_cloud(sample, split="real", geometry=surface.stem, bc_sample="population")
     train = [c for c in load_clouds(args.manifest) if c.split == "train"]
-    suffix = "" if level == "draft" else f"_{level}"
+    suffix = ("" if level == "draft" else f"_{level}") + args.tag
     results = REPO / "benchmarks" / "results"
     maps = results / f"surrogate_realcase{suffix}"
     result = evaluate(model, [*train, real], split="real", maps=maps)
     p = predict_cloud(model, real)
+    reference = dict(zip(real.global_names, real.globals_, strict=True)).get(PRESSURE_REFERENCE, 0.0)
     verdict = ood_verdict(model, real.globals_, real.global_names, p.latent)
     run_qc = json.loads((work / f"run_{level}" / "qc.json").read_text())
     qc = json.loads((work / f"mesh_{level}" / "qc.json").read_text())
@@ -121,6 +135,7 @@ def main() -> None:
         "sac_detected": bool(real.sac.any()),
         "model": str(Path(args.model).relative_to(REPO)) if Path(args.model).is_relative_to(REPO) else args.model,
         "headline": headline(result),
+        "tap_level": tap_level(p.mean[PRESSURE], real.fields[PRESSURE], reference),
         "summary": result["summary"],
         "out_of_distribution": verdict["out_of_distribution"],
         "ood": verdict,

@@ -90,6 +90,10 @@ class Waveform:
         """Q̂_k (m³/s) for k = 1..n with a_k cos + b_k sin = Re(Q̂_k/Q̄ · e^{ikωt})."""
         return self.mean_flow * (np.asarray(self.a[1:]) - 1j * np.asarray(self.b[1:]))
 
+    def held_constant(self) -> Waveform:
+        """The same mean flow without its harmonics: steady inflow."""
+        return replace(self, a=(1.0,), b=(0.0,))
+
     def flow(self, t) -> np.ndarray:
         """Q(t) in m³/s, vectorised over t."""
         t = np.asarray(t, dtype=float)

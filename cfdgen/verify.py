@@ -45,9 +45,8 @@ class PipeCase:
         return math.pi * (self.radius_mm * 1e-3) ** 2
 
     def waveform(self) -> Waveform:
-        if self.pulsatile:
-            return Waveform(self.mean_velocity * self.area_m2, self.period)
-        return Waveform(self.mean_velocity * self.area_m2, self.period, (1.0,), (0.0,))
+        waveform = Waveform(self.mean_velocity * self.area_m2, self.period)
+        return waveform if self.pulsatile else waveform.held_constant()
 
     def boundary_conditions(self) -> BoundaryConditions:
         return BoundaryConditions(

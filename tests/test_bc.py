@@ -271,6 +271,14 @@ def test_windkessel_single_harmonic_against_impedance_and_ode():
     np.testing.assert_allclose(wk.pressure(q, t), p_ode, rtol=1e-6)
 
 
+def test_waveform_held_constant_is_its_mean_at_every_instant():
+    w = bc.Waveform(2e-6, 0.9)
+    steady = w.held_constant()
+    t = np.linspace(0.0, 2 * w.period, 101)
+    np.testing.assert_allclose(steady.flow(t), w.mean_flow, rtol=1e-12)
+    assert steady.n_harmonics == 0 and np.ptp(w.flow(t)) > 0.5 * w.mean_flow  # the pulsatile one does vary
+
+
 def test_windkessel_for_outlets_reaches_the_mean_pressure():
     w = Waveform(Q_MEAN, T_REF)
     fr = flow_split([3e-3, 2e-3], 3)
