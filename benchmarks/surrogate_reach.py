@@ -17,13 +17,10 @@ Writes benchmarks/results/surrogate_reach.json.
 import sys
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).parent))
-from variants import variants_benchmark  # noqa: E402
+from variants import SCORES, shipped_one_member, variants_benchmark  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-BASE = {**yaml.safe_load((REPO / "config" / "train_shipped.yaml").read_text()), "threads": 1, "ensemble": 1, "seed": 0}
+BASE = shipped_one_member()
 VARIANTS = {
     "baseline": {},
     # a third level: 32 centroids, each pooling 16 of the 128 within 0.8 cloud radii (~3 diameters)
@@ -41,15 +38,6 @@ VARIANTS = {
     # depends on the shape around a point, not on where it lies in the cloud's frame)
     "local_shape_only": {"net": {"absolute_xyz": False}},
 }
-SCORES = (
-    "tawss_rel_l2",
-    "tawss_rel_l2_off_sac",
-    "tawss_rel_l2_sac",
-    "sac_tawss_rel_error",
-    "osi_mae",
-    "tap_rel_l2",
-    "wss_mean_rel_l2",
-)
 
 
 if __name__ == "__main__":

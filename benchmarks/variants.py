@@ -5,6 +5,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+# What a variant is compared on: the evaluation headline's TAWSS (whole wall, off and on the sac, sac mean), OSI,
+# TAP and mean WSS errors.
+SCORES = (
+    "tawss_rel_l2",
+    "tawss_rel_l2_off_sac",
+    "tawss_rel_l2_sac",
+    "sac_tawss_rel_error",
+    "osi_mae",
+    "tap_rel_l2",
+    "wss_mean_rel_l2",
+)
+
+
+def shipped_one_member() -> dict:
+    """The shipped model's training options (config/train_shipped.yaml) as one member, seed 0, on one thread."""
+    import yaml
+
+    return {**yaml.safe_load((REPO / "config" / "train_shipped.yaml").read_text()), "threads": 1, "ensemble": 1,
+            "seed": 0}  # fmt: skip
+
 
 def trained_model(folder: Path, manifest: str, options: dict) -> Path:
     """``folder/hemodynamics.pt`` trained with the TrainConfig ``options`` (no ablation) unless it exists."""

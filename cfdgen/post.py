@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,7 @@ def _patch_mean(block: pv.PolyData, name: str) -> float:
     return float(np.sum(np.asarray(block.cell_data[name]) * area) / area.sum())
 
 
-def read_wall_series(rundir: str | Path, start: float, end: float) -> WallSeries:
+def read_wall_series(rundir: str | Path, start: float, end: float, min_times: int = 2) -> WallSeries:
     """Wall WSS and pressure (kinematic) and patch pressures/flux at every written time in [start, end]."""
     rundir = Path(rundir)
     if not (rundir / "constant" / "polyMesh").is_dir():
@@ -144,9 +144,10 @@ def read_wall_series(rundir: str | Path, start: float, end: float) -> WallSeries
     reader = pv.OpenFOAMReader(str(foam))
     tol = 1e-9 + 1e-6 * abs(end)
     times = [t for t in reader.time_values if start - tol <= t <= end + tol]
-    if len(times) < 2:
+    if len(times) < min_times:
         raise IahemoError(
-            f"{rundir}: {len(times)} written time(s) in the recorded window [{start:g}, {end:g}] s; need at least 2"
+            f"{rundir}: {len(times)} written time(s) in the recorded window [{start:g}, {end:g}] s; "
+            f"need at least {min_times}"
         )
     patches = [n.split("/", 1)[1] for n in reader.patch_array_names if n.startswith("patch/")]
     if registry.WALL not in patches:
@@ -193,6 +194,22 @@ def read_wall_series(rundir: str | Path, start: float, end: float) -> WallSeries
         {o: np.asarray(v) for o, v in patch_p.items()},
         np.asarray(flux) if flux else np.zeros(len(times)),
         geo,
+    )
+
+
+def held_steady(series: WallSeries) -> WallSeries:
+    """A steady state is its own time average: its one snapshot held over a unit window (TAWSS = |τ|, OSI = 0,
+    TAP = p, TWSSG = 0), so the pulsatile indices apply unchanged."""
+    if len(series.times) != 1:
+        raise IahemoError(f"a steady run writes one state; found {len(series.times)}")
+    twice = lambda a: np.concatenate([a, a])  # noqa: E731
+    return replace(
+        series,
+        times=np.array([0.0, 1.0]),
+        wss_kinematic=twice(series.wss_kinematic),
+        p_kinematic=twice(series.p_kinematic),
+        patch_p={k: twice(v) for k, v in series.patch_p.items()},
+        inlet_flux=twice(series.inlet_flux),
     )
 
 
@@ -243,7 +260,9 @@ def postprocess(rundir: str | Path, out_dir: str | Path | None = None, config: P
     rho, p_ref = float(run["rho"]), float(run.get("p_ref") or 0.0)
     period = run.get("period")
     started = time.perf_counter()
-    series = read_wall_series(rundir, float(run["record_start"]), float(run["end_time"]))
+    series = read_wall_series(rundir, float(run["record_start"]), float(run["end_time"]), 1 if run.get("steady") else 2)
+    if run.get("steady"):
+        series = held_steady(series)
     read_s = time.perf_counter() - started
 
     wall_m = series.wall

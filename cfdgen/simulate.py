@@ -227,7 +227,6 @@ def simulate(
     mesh_dir, run_dir = Path(mesh_dir), Path(run_dir)
     check_mesh_dir(mesh_dir)
     mesh_qc = json.loads((mesh_dir / "qc.json").read_text()) if (mesh_dir / "qc.json").is_file() else {}
-    geometry = json.loads((mesh_dir / GEOMETRY / "geometry.json").read_text())
     openings = {o["patch"]: o for o in read_openings(mesh_dir)}
     period = bc.waveform.period
     end = float(end_time) if end_time is not None else solver.cycles * period
@@ -304,28 +303,9 @@ def simulate(
                 shutil.copytree(partial / "constant" / "boundaryData", proc / "constant" / "boundaryData")
         (partial / "settings.hash").write_text(key + "\n")
 
-    record = {
-        "case_id": geometry.get("case_id"),
-        "rho": bc.density,
-        "mu": bc.viscosity,
-        "p_ref": bc.mean_pressure,
-        "period": period,
-        "record_start": record_start,
-        "end_time": end,
-        "write_interval": write_interval,
-        "mesh_level": mesh_qc.get("level"),
-        "mesh_cells": mesh_qc.get("cells"),
-        "n_procs": solver.n_procs,
-        "solver": {k: v for k, v in asdict(solver).items() if k != "divergence"},
-        "bc": bc.to_dict(),
-        "bc_vector": [float(x) for x in bc.to_vector()],
-        "bc_names": list(bc.names()),
-        "morphology": _morphology(mesh_dir),
-        "code_version": __version__,
-        "registry_version": registry.REGISTRY_VERSION,
-        "geometry_hash": geometry.get("geometry_hash"),
-        **(extra or {}),
-    }
+    record = run_record(mesh_dir, bc, {"solver": {k: v for k, v in asdict(solver).items() if k != "divergence"}},
+                        solver.n_procs, extra)  # fmt: skip
+    record |= {"period": period, "record_start": record_start, "end_time": end, "write_interval": write_interval}
     write_json(partial / "run.json", record)
 
     t0 = time.perf_counter()
@@ -369,6 +349,30 @@ def simulate(
         shutil.rmtree(run_dir)
     partial.rename(run_dir)
     return RunResult(run_dir, outcome.status, outcome.reason, qc)
+
+
+def run_record(mesh_dir: Path, bc: BoundaryConditions, settings: dict, n_procs: int, extra: dict | None) -> dict:
+    """What run.json says of every run, pulsatile or steady: fluid, mesh, BCs, morphology, provenance."""
+    mesh_qc = json.loads((mesh_dir / "qc.json").read_text()) if (mesh_dir / "qc.json").is_file() else {}
+    geometry = json.loads((mesh_dir / GEOMETRY / "geometry.json").read_text())
+    return {
+        "case_id": geometry.get("case_id"),
+        "rho": bc.density,
+        "mu": bc.viscosity,
+        "p_ref": bc.mean_pressure,
+        "mesh_level": mesh_qc.get("level"),
+        "mesh_cells": mesh_qc.get("cells"),
+        "n_procs": n_procs,
+        **settings,
+        "bc": bc.to_dict(),
+        "bc_vector": [float(x) for x in bc.to_vector()],
+        "bc_names": list(bc.names()),
+        "morphology": _morphology(mesh_dir),
+        "code_version": __version__,
+        "registry_version": registry.REGISTRY_VERSION,
+        "geometry_hash": geometry.get("geometry_hash"),
+        **(extra or {}),
+    }
 
 
 def _drop_newest_time(case: Path) -> None:

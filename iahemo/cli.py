@@ -91,6 +91,8 @@ def _cmd_simulate(args) -> int:
         bc = run_boundary_conditions(args.mesh, case, profile=args.profile)
     for note in bc.notes:
         print(f"note: {note}")
+    if args.steady:
+        return _simulate_steady(args, bc, extra)
     solver = SolverConfig(
         cycles=args.cycles,
         n_procs=args.np,
@@ -106,6 +108,19 @@ def _cmd_simulate(args) -> int:
         f"converged: {qc['time_steps']} steps to t = {qc['simulated_time']:.4g} s in {qc['wall_time_s']:.0f} s, "
         f"max Courant {qc['max_courant']:.2f}, inflow error {qc['inlet_flow_error']:+.2%} -> {result.run_dir}"
     )
+    return 0
+
+
+def _simulate_steady(args, bc, extra) -> int:
+    from cfdgen.steady import SteadyConfig, simulate_steady
+
+    cfg = SteadyConfig(**({"interpolation": args.interpolation} if args.interpolation else {}))
+    result = simulate_steady(args.mesh, args.out, bc, cfg, progress=not args.quiet, extra=extra)
+    if result.status != "converged":
+        raise SolverFailed(f"run {result.status}: {result.reason} (recorded in {result.run_dir / 'qc.json'})")
+    qc = result.qc
+    print(f"converged: steady at the mean inflow in {qc['iterations']} iterations, {qc['wall_time_s']:.0f} s -> "
+          f"{result.run_dir}")  # fmt: skip
     return 0
 
 
@@ -478,6 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="face interpolation: 'linear' or 'skewCorrected linear' (default: the library's, see README)",
     )
     p.add_argument("--profile", default="womersley", choices=["womersley", "parabolic", "plug"])
+    p.add_argument(
+        "--steady",
+        action="store_true",
+        help="steady flow at the mean inflow with simpleFoam (seconds instead of minutes; TAWSS = |WSS|, OSI = 0)",
+    )
     p.add_argument("--design", default=None, help="UQ design folder: take the BCs from one of its rows")
     p.add_argument("--sample", default=None, help="sample_id of the design row (with --design)")
     p.add_argument("-o", "--out", required=True, help="run folder")

@@ -176,3 +176,47 @@ def test_synthetic_aneurysm_mesh_simulate_post_sample(tmp_path, capsys):
         assert f.attrs["case_id"] == "syn1_000"
     out = capsys.readouterr().out
     assert "converged" in out and "sac TAWSS" in out
+
+    # the same mesh at its mean inflow, steady: seconds of simpleFoam; a sac is a low-shear pocket there too
+    assert main(["simulate", str(tmp_path / "m"), "--case", case, "--steady", "-q", "-o", str(tmp_path / "st")]) == 0
+    assert "converged: steady at the mean inflow" in capsys.readouterr().out
+    assert main(["post", str(tmp_path / "st")]) == 0
+    steady = json.loads((tmp_path / "st" / "post" / "summary.json").read_text())
+    assert steady["sac"]["ntawss_mean"]["value"] < 1.0 and steady["sac"]["osi_max"]["value"] == 0.0
+    assert json.loads((tmp_path / "st" / "run.json").read_text())["steady"] is True
+
+
+def test_steady_solver_poiseuille_wss_and_a_run_that_does_not_converge(steady, tmp_path):
+    """simpleFoam on the pipe: the wall shear of the closed form, OSI exactly 0 (the one state is its own time
+    average), and a run stopped at its iteration limit is recorded as failed and never sampled."""
+    from cfdgen.post import postprocess, sample_run
+    from cfdgen.steady import SteadyConfig, converged_iterations, simulate_steady
+    from cfdgen.womersley import poiseuille_wss
+
+    case, mesh = steady
+    result = simulate_steady(mesh, tmp_path / "run", case.boundary_conditions(), progress=False)
+    assert result.status == "converged", result.reason
+    assert 10 < result.qc["iterations"] < SteadyConfig().max_iterations
+    assert not (tmp_path / "run.partial").exists()
+    post = postprocess(result.run_dir)
+    wall = post.wall
+    centres = np.asarray(wall.cell_centers().points)
+    areas = np.asarray(wall.compute_cell_sizes(length=False, volume=False).cell_data["Area"])
+    mid = np.abs(centres[:, 2]) <= case.length_mm / 6.0
+    tawss = float(np.asarray(wall.cell_data["tawss"])[mid] @ areas[mid] / areas[mid].sum())
+    exact = poiseuille_wss(case.mean_velocity * case.area_m2, case.radius_mm * 1e-3, case.viscosity)
+    print(f"simpleFoam Poiseuille: TAWSS {tawss:.4f} Pa vs {exact:.4f} Pa, {result.qc['iterations']} iterations")
+    # pimpleFoam on this mesh is within 1.5 % (test_poiseuille_wss); the steady solver must match it
+    assert abs(tawss / exact - 1) < 0.015
+    assert np.all(np.asarray(wall.cell_data["osi"]) == 0)
+    assert post.summary["window"]["n_times"] == 2 and post.summary["window"]["start_s"] == 0.0
+
+    cut = simulate_steady(mesh, tmp_path / "cut", case.boundary_conditions(), SteadyConfig(max_iterations=10),
+                          progress=False)  # fmt: skip
+    assert cut.status == "failed" and "within 10 iterations" in cut.reason
+    assert json.loads((tmp_path / "cut" / "qc.json").read_text())["status"] == "failed"
+    with pytest.raises(IahemoError, match="only converged runs"):
+        sample_run(tmp_path / "cut", tmp_path / "sample")
+    assert converged_iterations("x\nSIMPLE solution converged in 321 iterations\n") == 321
+    with pytest.raises(ConfigError, match="relaxation factors"):
+        SteadyConfig(relax_u=0.0)

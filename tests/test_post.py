@@ -409,3 +409,23 @@ def test_lofi_curvature_factor_on_a_bend():
     straight = Centerline(arc, np.full(n, radius), tangent, np.zeros(n), np.zeros(n), "outlet_0")
     r0 = lofi_wss(points[:1], up[None], branch_flows([straight], [1.0], q), mu=mu, rho=rho)
     np.testing.assert_allclose(np.linalg.norm(r0.wss[0]), poiseuille, rtol=1e-12)
+
+
+def test_a_steady_state_is_its_own_time_average():
+    from cfdgen.post import WallSeries, held_steady
+    from cfdgen.wall_indices import wall_indices
+
+    rng = np.random.default_rng(3)
+    tau = rng.normal(size=(1, 50, 3))
+    p = rng.normal(size=(1, 50))
+    wall = pv.Sphere().extract_surface()
+    one = WallSeries(np.array([812.0]), wall, tau, p, {"inlet": np.array([0.3])}, np.array([2e-6]), {})
+    held = held_steady(one)
+    idx = wall_indices(held.wss_kinematic, held.times, None, held.p_kinematic)
+    assert np.allclose(idx.tawss, np.linalg.norm(tau[0], axis=1), rtol=1e-12)
+    assert np.allclose(idx.wss_mean, tau[0], rtol=1e-12)
+    assert np.allclose(idx.tap, p[0], rtol=1e-12)
+    assert np.all(idx.osi == 0) and np.all(idx.twssg == 0)
+    assert idx.rule.duration == 1.0 and np.allclose(idx.rule.weights @ held.inlet_flux, 2e-6)
+    with pytest.raises(IahemoError, match="writes one state"):
+        held_steady(held)

@@ -1,0 +1,160 @@
+"""Steady flow at the mean inflow: one simpleFoam (SIMPLEC) solve of a meshed geometry.
+
+Why: at the mean flow, the wall shear of the steady solution is within ~6–10 % of the pulsatile run's TAWSS
+(benchmarks/steady_vs_pulsatile.py), so a steady solve is a candidate source of cheap TAWSS/TAP targets or of a
+better low-fidelity channel, if it is cheaper than the pulsatile run. Same mesh, same spatial schemes and the same
+boundary conditions as :func:`cfdgen.simulate.simulate` with every waveform harmonic removed
+(``Waveform.held_constant``): the parabolic inlet profile of the mean flow, Windkessel outlets at their mean
+pressure. The run folder follows the same contract (``<run>.partial`` until it has a QC verdict; run.json, qc.json,
+geometry/), with ``"steady": true`` in run.json so post-processing reads its one written state as its own time
+average (TAWSS = |τ|, OSI = 0, TAP = p).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from cfdgen import registry
+from cfdgen.atomic import write_json
+from cfdgen.bc import BoundaryConditions, inlet_velocity, write_inlet_boundary_data
+from cfdgen.errors import ConfigError, RunStopped
+from cfdgen.foam_case import boundary_p, boundary_u, copy_mesh, flow_rate_functions, num, render_template
+from cfdgen.foam_run import DivergenceConfig, run_solver
+from cfdgen.prepare import GEOMETRY, read_openings
+from cfdgen.simulate import INTERPOLATIONS, PARTIAL, RunResult, check_mesh_dir, inlet_faces, outlet_specs, run_record
+
+TEMPLATE = "simpleFoam"
+_CONVERGED = re.compile(r"SIMPLE solution converged in\s+(\d+)\s+iterations")
+
+
+@dataclass(frozen=True)
+class SteadyConfig:
+    max_iterations: int = 3000
+    # initial residuals at which simpleFoam stops (residualControl); checked against 10x tighter ones in
+    # benchmarks/steady_vs_pulsatile.py
+    tolerance_p: float = 1e-4
+    tolerance_u: float = 1e-5
+    # SIMPLEC with the momentum relaxed to 0.3: converged on all three draft meshes tried (501-972 iterations),
+    # where 0.5-0.9 diverged or stalled on one of them and SIMPLE (U 0.5-0.7, p 0.3) stalled on syn1_000.
+    consistent: bool = True
+    relax_u: float = 0.3
+    relax_p: float = 1.0
+    n_nonorth: int = 1
+    interpolation: str = "skewCorrected linear"
+    # The first SIMPLE iterations from rest have O(1) continuity errors by nature: only their growth, NaNs and
+    # floating-point exceptions mean divergence here.
+    divergence: DivergenceConfig = field(default_factory=lambda: DivergenceConfig(max_continuity=math.inf))
+
+    def __post_init__(self):
+        if self.max_iterations < 10:
+            raise ConfigError(f"max_iterations must be >= 10 (got {self.max_iterations})")
+        if not (0 < self.relax_u <= 1 and 0 < self.relax_p <= 1):
+            raise ConfigError(f"relaxation factors must be in (0, 1] (got U {self.relax_u}, p {self.relax_p})")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError(
+                f"interpolation must be one of {', '.join(map(repr, INTERPOLATIONS))} (got {self.interpolation!r})"
+            )
+
+
+def converged_iterations(log_text: str) -> int | None:
+    """The iteration at which simpleFoam met its residual controls, or None if it never did."""
+    m = _CONVERGED.search(log_text)
+    return int(m.group(1)) if m else None
+
+
+def simulate_steady(
+    mesh_dir: str | Path,
+    run_dir: str | Path,
+    bc: BoundaryConditions,
+    config: SteadyConfig = SteadyConfig(),
+    progress: bool = True,
+    extra: dict | None = None,
+) -> RunResult:
+    """Solve the steady flow of ``bc``'s mean inflow on ``mesh_dir`` into ``run_dir`` (run.json, qc.json)."""
+    mesh_dir, run_dir = Path(mesh_dir), Path(run_dir)
+    check_mesh_dir(mesh_dir)
+    bc = replace(bc, waveform=bc.waveform.held_constant())
+    openings = {o["patch"]: o for o in read_openings(mesh_dir)}
+    end = config.max_iterations
+    times = np.array([0.0, end + 1.0])  # constant in "time" (iterations): two identical rows of every table
+    outlets = outlet_specs(bc, times)
+    values = {
+        "wall_patch": registry.WALL,
+        "n_nonorth": str(config.n_nonorth),
+        "n_procs": "1",
+        "decomp_n": "1 1 1",
+        "interpolation": config.interpolation,
+        "nu": num(bc.nu),
+        "p_internal": "0",
+        "tolerance_p": num(config.tolerance_p),
+        "tolerance_u": num(config.tolerance_u),
+        "relax_u": num(config.relax_u),
+        "relax_p": num(config.relax_p),
+        "consistent": "yes" if config.consistent else "no",
+        "end_time": str(end),
+        "extra_functions": flow_rate_functions(list(openings)),
+        "boundary_U": boundary_u(outlets),
+        "boundary_p": boundary_p(outlets, bc.density),
+    }
+    partial = run_dir.with_name(run_dir.name + PARTIAL)
+    if partial.exists():  # a steady solve restarts from rest: nothing worth resuming
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    render_template(TEMPLATE, partial, values)
+    copy_mesh(mesh_dir, partial)
+    shutil.copytree(mesh_dir / GEOMETRY, partial / GEOMETRY)
+    inlet = openings[registry.INLET]
+    centres, areas = inlet_faces(partial)
+    vel = inlet_velocity(
+        centres, np.array(inlet["center_mm"]) * 1e-3, np.array(inlet["normal"]), None, bc.waveform, times, bc.nu,
+        bc.profile, areas_m2=areas,
+    )  # fmt: skip
+    write_inlet_boundary_data(partial, registry.INLET, centres, vel, times)
+
+    settings = {k: v for k, v in asdict(config).items() if k != "divergence"}
+    record = run_record(mesh_dir, bc, {"steady_solver": settings}, n_procs=1, extra=extra)
+    record |= {"steady": True, "period": None}
+    write_json(partial / "run.json", record)
+
+    bar = tqdm(total=end, unit="it", desc="simpleFoam", disable=not progress, leave=False, mininterval=1.0)
+    t0 = time.perf_counter()
+    try:
+        log = partial / "log.simpleFoam"
+        outcome = run_solver("simpleFoam", partial, log, 1, config.divergence, lambda t: bar.update(int(t) - bar.n))
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    if outcome.status == "stopped":
+        raise RunStopped(f"{outcome.reason}; run it again to start over")
+    iterations = converged_iterations(log.read_text())
+    status, reason = outcome.status, outcome.reason
+    if status == "converged" and iterations is None:
+        status, reason = "failed", f"residuals did not fall below the controls within {end} iterations"
+    written = sorted(float(d.name) for d in partial.iterdir() if d.is_dir() and d.name.isdigit() and d.name != "0")
+    last = written[-1] if written else 0.0
+    record |= {"record_start": last, "end_time": last, "openfoam_version": outcome.state.build or "unknown"}
+    qc = {
+        "status": status,
+        "reason": reason,
+        "iterations": iterations if iterations is not None else outcome.state.steps,
+        "max_continuity_error": outcome.state.continuity_max,
+        "inlet_flow_prescribed_m3s": bc.waveform.mean_flow,
+        "written_times": [last] if written else [],
+        "wall_time_s": wall,
+        "n_procs": 1,
+        "mesh": {"cells": record["mesh_cells"], "level": record["mesh_level"]},
+    }
+    write_json(partial / "run.json", record)
+    write_json(partial / "qc.json", qc)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    partial.rename(run_dir)
+    return RunResult(run_dir, status, reason, qc)
