@@ -140,6 +140,11 @@ def main() -> None:
         "median_iterations": float(np.median([r["iterations"] for r in ok])) if ok else None,
         "median_cells": float(np.median([r["cells"] for r in ok])) if ok else None,
         "workers": args.workers,
+        "geometries": [
+            {k: r.get(k) for k in ("case", "cells", "iterations")} | {"seconds": {k: round(v, 1) for k, v in
+                                                                               r["seconds"].items()}}
+            for r in ok
+        ],  # fmt: skip
         "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
         "machine": machine(),
     })  # fmt: skip
