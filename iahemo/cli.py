@@ -114,6 +114,8 @@ def _cmd_simulate(args) -> int:
 def _simulate_steady(args, bc, extra) -> int:
     from cfdgen.steady import SteadyConfig, simulate_steady
 
+    if args.np != 1:
+        raise ConfigError("--steady runs on one rank: a draft or tiny mesh converges in seconds (leave out --np)")
     cfg = SteadyConfig(**({"interpolation": args.interpolation} if args.interpolation else {}))
     result = simulate_steady(args.mesh, args.out, bc, cfg, progress=not args.quiet, extra=extra)
     if result.status != "converged":

@@ -184,6 +184,8 @@ def test_synthetic_aneurysm_mesh_simulate_post_sample(tmp_path, capsys):
     steady = json.loads((tmp_path / "st" / "post" / "summary.json").read_text())
     assert steady["sac"]["ntawss_mean"]["value"] < 1.0 and steady["sac"]["osi_max"]["value"] == 0.0
     assert json.loads((tmp_path / "st" / "run.json").read_text())["steady"] is True
+    assert main(["simulate", str(tmp_path / "m"), "--steady", "--np", "2", "-o", str(tmp_path / "st2")]) != 0
+    assert "--steady runs on one rank" in capsys.readouterr().err and not (tmp_path / "st2").exists()
 
 
 def test_steady_solver_poiseuille_wss_and_a_run_that_does_not_converge(steady, tmp_path):
