@@ -89,8 +89,6 @@ def simulate_steady(
     values = {
         "wall_patch": registry.WALL,
         "n_nonorth": str(config.n_nonorth),
-        "n_procs": "1",
-        "decomp_n": "1 1 1",
         "interpolation": config.interpolation,
         "nu": num(bc.nu),
         "p_internal": "0",
