@@ -178,7 +178,7 @@ def _control(case_dir: Path, values: dict, end: float, write_interval: float) ->
     shutil.rmtree(case_dir / ".control")
 
 
-def _times(case_dir: Path) -> list[float]:
+def time_dirs(case_dir: Path) -> list[float]:
     out = []
     for d in case_dir.iterdir():
         try:
@@ -279,23 +279,8 @@ def simulate(
         shutil.rmtree(partial)
     if not resume:
         partial.mkdir(parents=True)
-        render_template(TEMPLATE, partial, {**values, "end_time": num(end), "write_interval": num(write_interval)})
-        copy_mesh(mesh_dir, partial)
-        shutil.copytree(mesh_dir / GEOMETRY, partial / GEOMETRY)
-        inlet = openings[registry.INLET]
-        centres, areas = inlet_faces(partial)
-        vel = inlet_velocity(
-            centres,
-            np.array(inlet["center_mm"]) * 1e-3,
-            np.array(inlet["normal"]),
-            None,  # the equivalent radius of the patch's faces
-            bc.waveform,
-            bc_times,
-            bc.nu,
-            bc.profile,
-            areas_m2=areas,
-        )
-        write_inlet_boundary_data(partial, registry.INLET, centres, vel, bc_times)
+        assemble_case(partial, TEMPLATE, {**values, "end_time": num(end), "write_interval": num(write_interval)},
+                      mesh_dir, openings[registry.INLET], bc, bc_times)  # fmt: skip
         if solver.n_procs > 1:
             run_utility(["decomposePar", "-force"], partial, partial / "log.decomposePar")
             for proc in sorted(partial.glob("processor*")):
@@ -336,7 +321,7 @@ def simulate(
         "inlet_flow_mean_m3s": measured,
         "inlet_flow_prescribed_m3s": prescribed,
         "inlet_flow_error": (measured - prescribed) / prescribed if prescribed else float("nan"),
-        "written_times": [t for t in _times(partial) if t >= record_start - 1e-12],
+        "written_times": [t for t in time_dirs(partial) if t >= record_start - 1e-12],
         "wall_time_s": wall,
         "n_procs": solver.n_procs,
         "mesh": {k: mesh_qc.get(k) for k in ("cells", "level", "checkmesh_ok", "layers_present", "layer_count")},
@@ -349,6 +334,29 @@ def simulate(
         shutil.rmtree(run_dir)
     partial.rename(run_dir)
     return RunResult(run_dir, outcome.status, outcome.reason, qc)
+
+
+def assemble_case(
+    case_dir: Path, template: str, values: dict, mesh_dir: Path, inlet: dict, bc: BoundaryConditions, times: np.ndarray
+) -> None:
+    """A run folder ready to solve: the rendered template, the mesh, the prepared geometry and the mapped inlet
+    profile at ``times`` (the inlet's face centres, normalised by their areas)."""
+    render_template(template, case_dir, values)
+    copy_mesh(mesh_dir, case_dir)
+    shutil.copytree(mesh_dir / GEOMETRY, case_dir / GEOMETRY)
+    centres, areas = inlet_faces(case_dir)
+    vel = inlet_velocity(
+        centres,
+        np.array(inlet["center_mm"]) * 1e-3,
+        np.array(inlet["normal"]),
+        None,  # the equivalent radius of the patch's faces
+        bc.waveform,
+        times,
+        bc.nu,
+        bc.profile,
+        areas_m2=areas,
+    )
+    write_inlet_boundary_data(case_dir, registry.INLET, centres, vel, times)
 
 
 def run_record(mesh_dir: Path, bc: BoundaryConditions, settings: dict, n_procs: int, extra: dict | None) -> dict:
@@ -380,7 +388,7 @@ def _drop_newest_time(case: Path) -> None:
     some ranks may have written it and others not), so every rank restarts from the newest time all of them
     hold except the very newest — one write interval of simulated time, never a corrupt restart."""
     roots = sorted(case.glob("processor*")) or [case]
-    common = set.intersection(*(set(_times(r)) for r in roots))
+    common = set.intersection(*(set(time_dirs(r)) for r in roots))
     older = sorted(t for t in common if t > 0)[:-1]
     keep = older[-1] if older else 0.0
     for root in roots:
@@ -409,7 +417,7 @@ def _run_stages(
     def tick(t: float) -> None:
         bar.update(max(0.0, round(min(t, end), 6) - bar.n))
 
-    latest = max([t for t in _times(_time_root(case, solver)) if t > 0] or [0.0])
+    latest = max([t for t in time_dirs(_time_root(case, solver)) if t > 0] or [0.0])
     stages = []
     if record_start > 0 and latest < record_start - 1e-12:
         stages.append((record_start, record_start))  # start-up cycles: one restart point, nothing else

@@ -24,12 +24,21 @@ from tqdm import tqdm
 
 from cfdgen import registry
 from cfdgen.atomic import write_json
-from cfdgen.bc import BoundaryConditions, inlet_velocity, write_inlet_boundary_data
+from cfdgen.bc import BoundaryConditions
 from cfdgen.errors import ConfigError, RunStopped
-from cfdgen.foam_case import boundary_p, boundary_u, copy_mesh, flow_rate_functions, num, render_template
+from cfdgen.foam_case import boundary_p, boundary_u, flow_rate_functions, num
 from cfdgen.foam_run import DivergenceConfig, run_solver
-from cfdgen.prepare import GEOMETRY, read_openings
-from cfdgen.simulate import INTERPOLATIONS, PARTIAL, RunResult, check_mesh_dir, inlet_faces, outlet_specs, run_record
+from cfdgen.prepare import read_openings
+from cfdgen.simulate import (
+    INTERPOLATIONS,
+    PARTIAL,
+    RunResult,
+    assemble_case,
+    check_mesh_dir,
+    outlet_specs,
+    run_record,
+    time_dirs,
+)
 
 TEMPLATE = "simpleFoam"
 _CONVERGED = re.compile(r"SIMPLE solution converged in\s+(\d+)\s+iterations")
@@ -106,16 +115,7 @@ def simulate_steady(
     if partial.exists():  # a steady solve restarts from rest: nothing worth resuming
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    render_template(TEMPLATE, partial, values)
-    copy_mesh(mesh_dir, partial)
-    shutil.copytree(mesh_dir / GEOMETRY, partial / GEOMETRY)
-    inlet = openings[registry.INLET]
-    centres, areas = inlet_faces(partial)
-    vel = inlet_velocity(
-        centres, np.array(inlet["center_mm"]) * 1e-3, np.array(inlet["normal"]), None, bc.waveform, times, bc.nu,
-        bc.profile, areas_m2=areas,
-    )  # fmt: skip
-    write_inlet_boundary_data(partial, registry.INLET, centres, vel, times)
+    assemble_case(partial, TEMPLATE, values, mesh_dir, openings[registry.INLET], bc, times)
 
     settings = {k: v for k, v in asdict(config).items() if k != "divergence"}
     record = run_record(mesh_dir, bc, {"steady_solver": settings}, n_procs=1, extra=extra)
@@ -136,7 +136,7 @@ def simulate_steady(
     status, reason = outcome.status, outcome.reason
     if status == "converged" and iterations is None:
         status, reason = "failed", f"residuals did not fall below the controls within {end} iterations"
-    written = sorted(float(d.name) for d in partial.iterdir() if d.is_dir() and d.name.isdigit() and d.name != "0")
+    written = [t for t in time_dirs(partial) if t > 0]
     last = written[-1] if written else 0.0
     record |= {"record_start": last, "end_time": last, "openfoam_version": outcome.state.build or "unknown"}
     qc = {

@@ -191,6 +191,7 @@ def test_synthetic_aneurysm_mesh_simulate_post_sample(tmp_path, capsys):
 def test_steady_solver_poiseuille_wss_and_a_run_that_does_not_converge(steady, tmp_path):
     """simpleFoam on the pipe: the wall shear of the closed form, OSI exactly 0 (the one state is its own time
     average), and a run stopped at its iteration limit is recorded as failed and never sampled."""
+    from cfdgen import registry
     from cfdgen.post import postprocess, sample_run
     from cfdgen.steady import SteadyConfig, converged_iterations, simulate_steady
     from cfdgen.womersley import poiseuille_wss
@@ -205,12 +206,12 @@ def test_steady_solver_poiseuille_wss_and_a_run_that_does_not_converge(steady, t
     centres = np.asarray(wall.cell_centers().points)
     areas = np.asarray(wall.compute_cell_sizes(length=False, volume=False).cell_data["Area"])
     mid = np.abs(centres[:, 2]) <= case.length_mm / 6.0
-    tawss = float(np.asarray(wall.cell_data["tawss"])[mid] @ areas[mid] / areas[mid].sum())
+    tawss = float(np.asarray(wall.cell_data[registry.field("tawss").key])[mid] @ areas[mid] / areas[mid].sum())
     exact = poiseuille_wss(case.mean_velocity * case.area_m2, case.radius_mm * 1e-3, case.viscosity)
     print(f"simpleFoam Poiseuille: TAWSS {tawss:.4f} Pa vs {exact:.4f} Pa, {result.qc['iterations']} iterations")
     # pimpleFoam on this mesh is within 1.5 % (test_poiseuille_wss); the steady solver must match it
     assert abs(tawss / exact - 1) < 0.015
-    assert np.all(np.asarray(wall.cell_data["osi"]) == 0)
+    assert np.all(np.asarray(wall.cell_data[registry.field("osi").key]) == 0)
     assert post.summary["window"]["n_times"] == 2 and post.summary["window"]["start_s"] == 0.0
 
     cut = simulate_steady(mesh, tmp_path / "cut", case.boundary_conditions(), SteadyConfig(max_iterations=10),
