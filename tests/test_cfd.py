@@ -189,26 +189,42 @@ def test_synthetic_aneurysm_mesh_simulate_post_sample(tmp_path, capsys):
 
 
 def test_steady_solver_poiseuille_wss_and_a_run_that_does_not_converge(steady, tmp_path):
-    """simpleFoam on the pipe: the wall shear of the closed form, OSI exactly 0 (the one state is its own time
-    average), and a run stopped at its iteration limit is recorded as failed and never sampled."""
+    """simpleFoam on the pipe: the wall shear of the closed form, read at given wall points (as channel 3) and
+    post-processed (OSI exactly 0: the one state is its own time average); a run stopped at its iteration limit is
+    recorded as failed and never sampled, but its last iterate can still be read as an input."""
     from cfdgen import registry
     from cfdgen.post import postprocess, sample_run
-    from cfdgen.steady import SteadyConfig, converged_iterations, simulate_steady
+    from cfdgen.steady import (
+        STEADY_WSS,
+        SteadyConfig,
+        converged_iterations,
+        simulate_steady,
+        steady_shear_at,
+        wall_shear,
+    )
     from cfdgen.womersley import poiseuille_wss
 
     case, mesh = steady
-    result = simulate_steady(mesh, tmp_path / "run", case.boundary_conditions(), progress=False)
-    assert result.status == "converged", result.reason
-    assert 10 < result.qc["iterations"] < SteadyConfig().max_iterations
+    # read as channel 3 would be: at points of the ideal cylinder's middle third (the meshed wall is faceted)
+    theta, z = np.meshgrid(np.linspace(0, 2 * np.pi, 24, endpoint=False), np.linspace(-1, 1, 9) * case.length_mm / 6)
+    r = case.radius_mm
+    points = np.column_stack([r * np.cos(theta.ravel()), r * np.sin(theta.ravel()), z.ravel()])
+    shear = steady_shear_at(mesh, tmp_path / "run", case.boundary_conditions(), points)
+    assert shear.converged
+    assert 10 < shear.iterations < SteadyConfig().max_iterations
     assert not (tmp_path / "run.partial").exists()
-    post = postprocess(result.run_dir)
+    exact = poiseuille_wss(case.mean_velocity * case.area_m2, case.radius_mm * 1e-3, case.viscosity)
+    magnitude = np.linalg.norm(shear.wss, axis=1)
+    print(f"steady shear at points: {magnitude.mean():.4f} Pa (gap {shear.max_gap_mm:.3f} mm)")
+    assert abs(magnitude.mean() / exact - 1) < 0.015 and shear.max_gap_mm < 0.05 * r
+    assert np.all(np.abs(shear.wss[:, 2]) > 0.99 * magnitude)  # along the axis
+    post = postprocess(tmp_path / "run")
     wall = post.wall
     centres = np.asarray(wall.cell_centers().points)
     areas = np.asarray(wall.compute_cell_sizes(length=False, volume=False).cell_data["Area"])
     mid = np.abs(centres[:, 2]) <= case.length_mm / 6.0
     tawss = float(np.asarray(wall.cell_data[registry.field("tawss").key])[mid] @ areas[mid] / areas[mid].sum())
-    exact = poiseuille_wss(case.mean_velocity * case.area_m2, case.radius_mm * 1e-3, case.viscosity)
-    print(f"simpleFoam Poiseuille: TAWSS {tawss:.4f} Pa vs {exact:.4f} Pa, {result.qc['iterations']} iterations")
+    print(f"simpleFoam Poiseuille: TAWSS {tawss:.4f} Pa vs {exact:.4f} Pa, {shear.iterations} iterations")
     # pimpleFoam on this mesh is within 1.5 % (test_poiseuille_wss); the steady solver must match it
     assert abs(tawss / exact - 1) < 0.015
     assert np.all(np.asarray(wall.cell_data[registry.field("osi").key]) == 0)
@@ -220,6 +236,12 @@ def test_steady_solver_poiseuille_wss_and_a_run_that_does_not_converge(steady, t
     assert json.loads((tmp_path / "cut" / "qc.json").read_text())["status"] == "failed"
     with pytest.raises(IahemoError, match="only converged runs"):
         sample_run(tmp_path / "cut", tmp_path / "sample")
+    # refused as a result, readable as an input feature
+    assert np.isfinite(wall_shear(tmp_path / "cut").point_data[STEADY_WSS]).all()
+    (tmp_path / "pulsatile").mkdir()
+    (tmp_path / "pulsatile" / "run.json").write_text(json.dumps({"rho": 1060, "record_start": 0.5, "end_time": 1}))
+    with pytest.raises(IahemoError, match="not a steady run"):
+        wall_shear(tmp_path / "pulsatile")
     assert converged_iterations("x\nSIMPLE solution converged in 321 iterations\n") == 321
     with pytest.raises(ConfigError, match="relaxation factors"):
         SteadyConfig(relax_u=0.0)
