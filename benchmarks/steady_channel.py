@@ -214,8 +214,9 @@ def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path]:
     whose channel 3 (WSS_LOFI) is the steady wall shear, and OUT/baseline, the committed samples themselves."""
     import h5py
 
+    from cfdgen import steady
     from cfdgen.atomic import write_json
-    from cfdgen.pointcloud import dataset_name
+    from cfdgen.pointcloud import JSON_ATTRS, dataset_name
 
     lofi_name = f"fields/{dataset_name('wss_lofi')}"
     ok = {(r["case"], r["bc"]): r for r in records if r["status"] == "ok"}
@@ -237,7 +238,9 @@ def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path]:
             attrs = dict(f[lofi_name].attrs)
             del f[lofi_name]
             f.create_dataset(lofi_name, data=tau.astype(np.float32), compression="gzip").attrs.update(attrs)
-            f.attrs["lofi_model"] = "steady simpleFoam at the run's mean inflow (benchmarks/steady_channel.py)"
+            f.attrs["lofi_model"] = steady.LOFI_MODEL
+            f.attrs["lofi_settings"] = json.dumps({"level": LEVEL, "interpolation": INTERPOLATION})
+            f.attrs[JSON_ATTRS] = json.dumps([*json.loads(f.attrs.get(JSON_ATTRS, "[]")), "lofi_settings"])
         tmp.rename(dest)
     note = "runs of data/dataset_draft with a steady field (benchmarks/steady_channel.py)"
     write_json(dataset / "manifest.json", manifest | {"samples": kept, "n_samples": len(kept),

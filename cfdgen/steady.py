@@ -31,7 +31,7 @@ from cfdgen.bc import BoundaryConditions
 from cfdgen.errors import ConfigError, IahemoError, RunStopped
 from cfdgen.foam_case import boundary_p, boundary_u, flow_rate_functions, num
 from cfdgen.foam_run import DivergenceConfig, run_solver
-from cfdgen.prepare import read_openings
+from cfdgen.prepare import mesh_case, read_openings
 from cfdgen.simulate import (
     INTERPOLATIONS,
     PARTIAL,
@@ -44,6 +44,7 @@ from cfdgen.simulate import (
 )
 
 TEMPLATE = "simpleFoam"
+LOFI_MODEL = "steady-simplefoam"  # a sample's lofi_model when channel 3 is steady_shear_at's field
 STEADY_WSS = "WSS_STEADY"  # point array of wall_shear: tangential wall shear (Pa) of the last iteration
 _CONVERGED = re.compile(r"SIMPLE solution converged in\s+(\d+)\s+iterations")
 
@@ -214,3 +215,14 @@ def steady_shear_at(
     gap = np.linalg.norm(wall.find_closest_cell(points, return_closest_point=True)[1] - points, axis=1).max()
     wss = np.asarray(fields_at(wall, points, [STEADY_WSS])[STEADY_WSS], dtype=np.float64)
     return SteadyShear(wss, run.status == "converged", int(run.qc["iterations"]), seconds, float(gap))
+
+
+def steady_channel(
+    surface: str | Path, case, bc: BoundaryConditions, points: np.ndarray, work_dir: str | Path,
+    level: str = "draft", config: SteadyConfig = SteadyConfig(),
+) -> SteadyShear:  # fmt: skip
+    """Mesh ``surface`` at ``level`` and read its steady wall shear under ``bc`` at ``points`` (channel 3 of a
+    surrogate trained on steady fields); ``work_dir`` gets mesh/ and run/."""
+    work = Path(work_dir)
+    mesh_case(surface, work / "mesh", level, case)
+    return steady_shear_at(work / "mesh", work / "run", bc, points, config)

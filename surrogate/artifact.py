@@ -20,6 +20,7 @@ import torch
 from cfdgen import __version__, registry
 from cfdgen.atomic import atomic_path
 from cfdgen.errors import IahemoError
+from cfdgen.lofi import LOFI_MODEL
 from surrogate.data import Normalisation
 from surrogate.pointnet import PointNetConfig, PointNetPP
 from surrogate.sac_level import SacLevelModel
@@ -57,6 +58,10 @@ class SurrogateModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)  # config, manifest hash, curves summary, seeds
     card: str = ""
+    # Where channel 3 comes from, as in the training samples (surrogate.data.channel3_source): the closed-form
+    # Poiseuille-Dean estimate, or a steady CFD solve ({"model": STEADY_LOFI_MODEL, "level", "interpolation"}),
+    # which inference must then run the same way (surrogate.predict.channel3_inputs)
+    channel3: dict = field(default_factory=lambda: {"model": LOFI_MODEL})
 
     def eval(self) -> SurrogateModel:
         for m in self.members:
@@ -107,6 +112,7 @@ def save_model(model: SurrogateModel, path: str | Path) -> Path:
         "metrics": model.metrics,
         "training": model.training,
         "card": model.card,
+        "channel3": model.channel3,
     }
     return write_payload(payload, path)
 
@@ -139,4 +145,5 @@ def load_model(path: str | Path) -> SurrogateModel:
         metrics=payload.get("metrics") or {},
         training=payload.get("training") or {},
         card=payload.get("card") or "",
+        channel3=payload.get("channel3") or {"model": LOFI_MODEL},
     )

@@ -26,7 +26,7 @@ from cfdgen.pointcloud import dataset_name
 from surrogate.artifact import SurrogateModel, file_sha256, load_model
 from surrogate.data import LOFI, input_vector
 from surrogate.metrics import sac_quantities
-from surrogate.predict import DEFAULT_MODEL, _on_surface, ood_verdict, predict_wall
+from surrogate.predict import DEFAULT_MODEL, _on_surface, channel3_inputs, draw_channel3, ood_verdict, predict_wall
 
 MODELS = Path(__file__).resolve().parent / "models"
 DEFAULT_REGION_MODEL = MODELS / "regions.pt"
@@ -128,14 +128,15 @@ def assess(
         say(f"surrogate: nominal BCs + {cfg.bc_samples} BC samples")
         t1 = time.perf_counter()
         g0, names = input_vector(inp.inputs)
-        nominal = predict_wall(model, inp)
+        base, channel3 = channel3_inputs(model, source, case, inp)
+        nominal = predict_wall(model, inp, lofi=base)
         verdict = ood_verdict(model, g0, names, nominal.latent)
         openings = read_openings_mm(inp.geometry_dir)
         d_parent = inp.morphology.get("parent_diameter", float("nan"))
         sac_rows = []
         for bc in _bc_designs(case, tmp, inp.bc, cfg.bc_samples, cfg.seed):
             lofi, _ = lofi_fields(c, inp.geometry_dir, openings, MeanFlow.of(bc), context=False)
-            p = predict_wall(model, inp, bc.to_vector(), lofi[LOFI])
+            p = predict_wall(model, inp, bc.to_vector(), draw_channel3(base, c.fields[LOFI], lofi[LOFI], channel3))
             q = sac_quantities(c.points, c.sac, p.mean["tawss"], p.mean["osi"], d_parent)
             if q is not None:
                 sac_rows.append(q)
@@ -221,6 +222,7 @@ def assess(
                     "members": len(model.members),
                     "trained_on": model.training.get("data_description", ""),
                     "test_metrics": model.metrics.get("summary", {}),
+                    "channel3": channel3,
                 },
                 "risk": {
                     "file": str(cfg.risk_model or DEFAULT_RISK_MODEL),

@@ -24,6 +24,7 @@ import numpy as np
 
 from cfdgen import registry
 from cfdgen.errors import IahemoError
+from cfdgen.lofi import LOFI_MODEL
 from cfdgen.pointcloud import SampleInputs, read_sample
 
 LOFI = registry.FIELDS["wss_lofi"].key
@@ -72,6 +73,9 @@ class Cloud:
     global_names: tuple[str, ...]
     fields: dict[str, np.ndarray] = field(default_factory=dict)  # registry key → (n,) or (n, 3)
     context: np.ndarray | None = None  # (n, k) registry wall_context; None in samples made before it existed
+    # what channel 3 holds: the sample's ``lofi_model`` and its settings (``lofi_settings``, e.g. a steady solve's
+    # mesh level and interpolation); one model reads one source
+    channel3: dict = field(default_factory=lambda: {"model": LOFI_MODEL})
 
     @property
     def p_ref(self) -> float:
@@ -187,7 +191,16 @@ def read_cloud(path: str | Path, split: str = "", geometry: str = "", bc_sample:
         global_names=tuple(names),
         fields=keep,
         context=np.asarray(c.fields[CONTEXT], dtype=np.float64) if CONTEXT in c.fields else None,
+        channel3={"model": str(prov.get("lofi_model") or LOFI_MODEL), **(prov.get("lofi_settings") or {})},
     )
+
+
+def channel3_source(clouds: list[Cloud], what: str = "the samples") -> dict:
+    """The one channel-3 source of ``clouds``; a mix (Poiseuille-Dean and steady CFD) is refused."""
+    sources = {json.dumps(c.channel3, sort_keys=True) for c in clouds}
+    if len(sources) != 1:
+        raise IahemoError(f"{what} mix channel-3 sources ({'; '.join(sorted(sources))}): a model reads one")
+    return json.loads(sources.pop())
 
 
 def load_manifest(path: str | Path) -> tuple[dict, list[dict]]:

@@ -43,6 +43,18 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def channel3_words(channel3: dict) -> str:
+    """What channel 3 is, for the card."""
+    from cfdgen import steady
+
+    if channel3.get("model") == steady.LOFI_MODEL:
+        return (
+            f"WSS vector of a steady CFD solve (simpleFoam at the mean inflow, {channel3.get('level')} mesh, "
+            f"{channel3.get('interpolation')} interpolation), which prediction runs too (~1 min of one core)"
+        )
+    return "Poiseuille-Dean WSS vector (from centerlines, local radius and the measured flow)"
+
+
 def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
     t = model.training
     desc = manifest.get("description") or "synthetic aneurysm geometries (cfdgen.synth) with CFD by the workflow"
@@ -54,7 +66,7 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
         "## What it predicts",
         f"Wall fields {', '.join(model.normalisation.targets)} on a wall point cloud (TAWSS in log space), from "
         "three input channels: coordinates + normals, the morphology + boundary-condition vector, and the "
-        f"low-fidelity Poiseuille WSS vector{' (ablated: zeroed)' if not model.use_lofi else ''}. "
+        f"low-fidelity {channel3_words(model.channel3)}{' (ablated: zeroed)' if not model.use_lofi else ''}. "
         + (
             ""
             if model.config.absolute_xyz

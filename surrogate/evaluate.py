@@ -16,9 +16,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from cfdgen import registry
+from cfdgen.errors import IahemoError
 from surrogate import spread
 from surrogate.artifact import SurrogateModel
-from surrogate.data import PRESSURE, Cloud, channel3_fields, split_targets, stack_targets
+from surrogate.data import PRESSURE, Cloud, channel3_fields, channel3_source, split_targets, stack_targets
 from surrogate.metrics import field_errors, parent_diameter, sac_errors, sac_quantities, summarise, where_errors
 from surrogate.predict import predict_arrays, predict_cloud
 
@@ -106,6 +107,9 @@ def evaluate(
     held = [c for c in clouds if c.split == split]
     if not held:
         raise ValueError(f"no {split} samples to evaluate on")
+    source = channel3_source(held, f"the {split} samples")
+    if source != model.channel3:
+        raise IahemoError(f"the {split} samples' channel 3 is {source}, the model reads {model.channel3}")
     # A model that answers with channel 3 outside the sac, or sets the sac's level with the case-level model, is
     # also scored as the network alone; one with the sac-level model also without it.
     composed = model.lofi_outside_sac or model.sac_level is not None

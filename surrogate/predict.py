@@ -167,6 +167,46 @@ def _on_surface(surface: pv.PolyData, points: np.ndarray, values: np.ndarray) ->
     return np.einsum("nk,nk...->n...", w, v[idx])
 
 
+def channel3_inputs(
+    model: SurrogateModel, surface: str | Path, case, inp: WallInputs, bc=None
+) -> tuple[np.ndarray, dict]:
+    """Channel 3 as the model was trained with it, and what was done to get it: the closed-form estimate that
+    ``inp`` carries, or a steady solve of the surface under ``bc`` (default the inputs' own) with the training
+    samples' mesh level and interpolation (~1 min of one core: a mesh and a simpleFoam run)."""
+    import tempfile
+
+    from cfdgen import lofi, steady
+
+    source = model.channel3
+    if source["model"] == lofi.LOFI_MODEL:
+        return inp.cloud.fields[LOFI], dict(source)
+    if source["model"] != steady.LOFI_MODEL:
+        raise IahemoError(f"the model reads channel 3 from {source['model']!r}, which this code cannot compute")
+    config = steady.SteadyConfig(interpolation=source.get("interpolation", steady.SteadyConfig.interpolation))
+    with tempfile.TemporaryDirectory(prefix="iahemo-steady-") as work:
+        shear = steady.steady_channel(
+            surface, case, bc or inp.bc, inp.cloud.points, work, source.get("level", "draft"), config
+        )
+    done = {
+        "converged": shear.converged,
+        "iterations": shear.iterations,
+        "solve_seconds": round(shear.solve_seconds, 1),
+    }
+    return shear.wss, {**source, **done, "max_gap_mm": round(shear.max_gap_mm, 4)}
+
+
+def draw_channel3(base: np.ndarray, closed_nominal: np.ndarray, closed_draw: np.ndarray, channel3: dict) -> np.ndarray:
+    """Channel 3 under another BC draw (``assess``'s grade distribution): the closed form computed for the draw;
+    a steady field (one solve, at the nominal BCs: a solve per draw would cost ~1 min each) scaled point by point
+    as the closed form scales between the two (its wall shear goes as viscosity × branch flow)."""
+    from cfdgen.lofi import LOFI_MODEL
+
+    if channel3["model"] == LOFI_MODEL:
+        return closed_draw
+    ratio = np.linalg.norm(closed_draw, axis=1) / np.maximum(np.linalg.norm(closed_nominal, axis=1), 1e-12)
+    return base * ratio[:, None]
+
+
 def predict_surface(
     surface: str | Path,
     case=None,
@@ -187,14 +227,16 @@ def predict_surface(
         prep_s = time.perf_counter() - started
         c = inp.cloud
         g, names = input_vector(inp.inputs)
-        pred = predict_wall(model, inp)
+        lofi, channel3 = channel3_inputs(model, surface, case, inp)
+        channel3_s = time.perf_counter() - started - prep_s
+        pred = predict_wall(model, inp, lofi=lofi)
         verdict = ood_verdict(model, g, names, pred.latent)
 
         wall = pv.read(tmp / "geometry" / "surface.vtp")
         for key, v in pred.mean.items():
             wall.point_data[dataset_name(key)] = _on_surface(wall, c.points, v)
             wall.point_data[f"{dataset_name(key)}_std"] = _on_surface(wall, c.points, pred.std[key])
-        wall.point_data[dataset_name(LOFI)] = _on_surface(wall, c.points, c.fields[LOFI])
+        wall.point_data[dataset_name(LOFI)] = _on_surface(wall, c.points, lofi)
         wall.field_data["out_of_distribution"] = np.array([int(verdict["out_of_distribution"])])
         wall.save(tmp / "prediction.vtp")
         d_parent = inp.morphology.get("parent_diameter", float("nan"))
@@ -210,6 +252,7 @@ def predict_surface(
             "morphology": inp.morphology,
             "bc": dict(zip(inp.inputs.bc_names, map(float, inp.inputs.bc))),
             "notes": list(inp.notes),
+            "channel3": channel3,
             "model": {
                 "members": len(model.members),
                 "uses_lofi": model.use_lofi,
@@ -221,7 +264,11 @@ def predict_surface(
                 "trained_on": model.training.get("data_description", ""),
                 "test_metrics": model.metrics.get("summary", {}),
             },
-            "timing_s": {"prepare": round(prep_s, 2), "network": round(pred.seconds, 3)},
+            "timing_s": {
+                "prepare": round(prep_s, 2),
+                "channel3": round(channel3_s, 2),
+                "network": round(pred.seconds, 3),
+            },
             "spread_mean": {k: float(np.mean(_magnitude(v))) for k, v in pred.std.items()},
         }
         if figure:

@@ -30,6 +30,7 @@ from surrogate.data import (
     TAWSS,
     Cloud,
     Normalisation,
+    channel3_source,
     in_frame,
     load_clouds,
     stack_targets,
@@ -386,6 +387,7 @@ def train_model(
     val_c = [c for c in clouds if c.split == "val"]
     if not train_c:
         raise IahemoError(f"{manifest}: no training samples")
+    channel3 = channel3_source(train_c + val_c, f"{manifest}: the training and validation samples")
     # the network sees (and the normalisation is fitted on) the clouds in the model's frame
     train_f = [in_frame(c, cfg.frame) for c in train_c]
     residual = (TAWSS,) if cfg.use_lofi and cfg.lofi_residual else ()
@@ -413,6 +415,7 @@ def train_model(
         lofi_outside_sac=cfg.use_lofi and cfg.lofi_outside_sac,
         mirror_views=cfg.augment_mirror,
         sac_level=level,
+        channel3=channel3,
         ood={"inputs": ood.fit_reference(g_train), "latent": ood.fit_reference(z_train)},
         training={
             "config": asdict(cfg),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -610,6 +611,58 @@ def test_cli_predict_shipped_case(pipes, tmp_path):
     assert int(wall.field_data["out_of_distribution"][0]) == 1
     assert (out / "prediction.png").stat().st_size > 10_000
     assert registry.FIELDS["tawss"].unit == result["fields"]["tawss"]["unit"]
+
+
+STEADY_CHANNEL = {"model": "steady-simplefoam", "level": "draft", "interpolation": "linear"}
+
+
+def test_channel3_source_travels_with_the_model_and_is_checked(pipes, tmp_path):
+    """A model reads channel 3 from one source, recorded at training from its samples: evaluation refuses samples
+    whose channel 3 came from elsewhere, training refuses a mix, and a BC draw's channel 3 follows the source."""
+    from surrogate.data import channel3_source
+    from surrogate.predict import draw_channel3
+
+    _, model, clouds = pipes
+    assert model.channel3 == {"model": "poiseuille-dean"}
+    steady = replace(model, channel3=STEADY_CHANNEL)
+    assert load_model(save_model(steady, tmp_path / "s.pt")).channel3 == STEADY_CHANNEL
+    with pytest.raises(IahemoError, match="the model reads"):
+        evaluate(steady, clouds, split="test", turned=False)
+    mixed = [clouds[0], replace(clouds[1], channel3=STEADY_CHANNEL)]
+    with pytest.raises(IahemoError, match="mix channel-3 sources"):
+        channel3_source(mixed)
+
+    base = np.tile([0.0, 0.0, 3.0], (4, 1))  # a steady field at the nominal BCs
+    nominal, draw = np.tile([0.0, 0.0, 2.0], (4, 1)), np.tile([0.0, 0.0, 2.5], (4, 1))  # the closed form at both
+    np.testing.assert_allclose(draw_channel3(base, nominal, draw, model.channel3), draw)
+    np.testing.assert_allclose(draw_channel3(base, nominal, draw, STEADY_CHANNEL), base * 1.25)
+
+
+@pytest.mark.openfoam
+@pytest.mark.skipif(shutil.which("simpleFoam") is None, reason="OpenFOAM is not installed")
+def test_predict_runs_the_steady_solve_a_steady_channel_model_reads(pipes, tmp_path):
+    """`iahemo predict` with a model trained on steady channel 3 meshes the surface and solves it as the training
+    samples were (level, interpolation), and says what it did."""
+    import pyvista as pv
+
+    from iahemo.cli import main
+
+    channel3 = STEADY_CHANNEL | {"interpolation": "skewCorrected linear"}  # converges here in ~500 iterations
+    model_path = save_model(replace(pipes[1], channel3=channel3), tmp_path / "steady.pt")
+    case = ROOT / "cases" / "syn1_000"
+    argv = ["predict", str(case / "surface.vtp"), "--case", str(case / "case.yaml"), "--model", str(model_path),
+            "--points", "2048", "-o", str(tmp_path / "pred")]  # fmt: skip
+    assert main(argv) == 0
+    result = json.loads((tmp_path / "pred" / "prediction.json").read_text())
+    ch3 = result["channel3"]
+    assert {k: ch3[k] for k in channel3} == channel3
+    assert ch3["converged"] and ch3["iterations"] > 10
+    assert ch3["max_gap_mm"] < 0.5  # the cloud's wall (not remeshed) lies within a cell of the meshed wall
+    assert result["timing_s"]["channel3"] > 1.0
+    lofi = np.linalg.norm(np.asarray(pv.read(tmp_path / "pred" / "prediction.vtp").point_data["WSS_LOFI"]), axis=1)
+    print(f"steady channel 3: mean {np.mean(lofi):.3f} Pa, {ch3['iterations']} iterations")
+    # the steady shear of this draft case: ~3.1 Pa over the wall (steady_vs_pulsatile.json, skew-corrected scheme)
+    assert 2.0 < float(np.mean(lofi)) < 4.5
 
 
 def test_region_model_trains_and_round_trips(pipes, tmp_path):
