@@ -125,23 +125,38 @@ def in_subprocess(case_id: str, samples: list[dict], out: Path, attempts: int = 
 
 def scores(out: Path, rec: dict, shipped: dict) -> dict:
     """One run's steady |τ| against its CFD TAWSS: whole wall, on and off the sac, after the one scale factor that
-    fits best (what a multiplicative correction alone could reach), and the shipped surrogate's ε on the run."""
+    fits best (what a multiplicative correction alone could reach), beside the Poiseuille-Dean channel 3 and the
+    shipped surrogate's ε on the run; and the impingement label (surrogate.regions) of the steady field against the
+    CFD's (steady OSI is 0, so the low-WSS/high-OSI label cannot come from it)."""
     from cfdgen.pointcloud import read_sample
+    from surrogate.metrics import parent_diameter, where_errors
     from surrogate.metrics import rel_l2 as eps
-    from surrogate.metrics import where_errors
+    from surrogate.regions import CATEGORIES, iou, label_regions
 
     sample = read_sample(MANIFEST.parent / next(s["path"] for s in manifest_samples() if key(s) == key(rec)))
-    tau = np.linalg.norm(np.load(out / rec["path"])["wss_steady"].astype(np.float64), axis=1)
-    true = np.asarray(sample.cloud.fields["tawss"], dtype=np.float64)
-    where = where_errors(tau, true, sample.cloud.sac)
+    wss = np.load(out / rec["path"])["wss_steady"].astype(np.float64)
+    tau = np.linalg.norm(wss, axis=1)
+    c, f = sample.cloud, sample.cloud.fields
+    true = np.asarray(f["tawss"], dtype=np.float64)
+    where = where_errors(tau, true, c.sac)
+    d = parent_diameter(*_globals(sample))
+    truth = label_regions(c.points, c.sac, true, f["osi"], f["wss_mean"], d)
+    steady = label_regions(c.points, c.sac, tau, np.zeros_like(tau), wss, d)
     return {
-        "steady": eps(tau, true),
-        "steady_sac": where["rel_l2_sac"],
-        "steady_off_sac": where["rel_l2_off_sac"],
-        "steady_scaled": eps(tau * float(tau @ true / (tau @ tau)), true),
-        "poiseuille_dean": eps(np.linalg.norm(sample.cloud.fields["wss_lofi"].astype(np.float64), axis=1), true),
-        "shipped_surrogate": shipped.get(key(rec)),
+        "steady_tawss_rel_l2": eps(tau, true),
+        "steady_tawss_rel_l2_sac": where["rel_l2_sac"],
+        "steady_tawss_rel_l2_off_sac": where["rel_l2_off_sac"],
+        "steady_scaled_tawss_rel_l2": eps(tau * float(tau @ true / (tau @ tau)), true),
+        "poiseuille_dean_tawss_rel_l2": eps(np.linalg.norm(f["wss_lofi"].astype(np.float64), axis=1), true),
+        "shipped_surrogate_tawss_rel_l2": shipped.get(key(rec)),
+        "steady_impingement_iou": iou(steady, truth, CATEGORIES.index("impingement")),
     }
+
+
+def _globals(sample) -> tuple[np.ndarray, list[str]]:
+    from surrogate.data import input_vector
+
+    return input_vector(sample.inputs)
 
 
 def key(r: dict) -> tuple[str, str]:
@@ -168,7 +183,7 @@ def report(out: Path, records: list[dict], extra: dict) -> dict:
 
     shipped = shipped_errors()
     for r in records:
-        if r["status"] == "ok" and "scores" not in r:
+        if r["status"] == "ok":
             r["scores"] = scores(out, r, shipped)
     accuracy = {}
     for split in ("test", "val", "train"):
@@ -180,10 +195,12 @@ def report(out: Path, records: list[dict], extra: dict) -> dict:
             row = {"runs": len(rs), "geometries": len({r["case"] for r in rs})}
             for name in rs[0]["scores"]:
                 v = [r["scores"][name] for r in rs if r["scores"][name] is not None]
-                row[f"{name}_tawss_rel_l2_mean"] = float(np.mean(v)) if v else None
-                if name == "steady":
-                    row["steady_tawss_rel_l2_median"] = float(np.median(v))
-                    row["steady_tawss_rel_l2_p90"] = float(np.percentile(v, 90))
+                row[f"{name}_mean"] = float(np.mean(v)) if v else None
+                if name == "steady_tawss_rel_l2":
+                    row[f"{name}_median"] = float(np.median(v))
+                    row[f"{name}_p90"] = float(np.percentile(v, 90))
+                if name.endswith("_iou"):
+                    row[f"{name}_runs"] = len(v)  # runs where the CFD or the steady field has the label
             accuracy.setdefault(split, {})[subset] = row
     stages = ("synth", "mesh", "solve")
     with_stage = {s: [r["seconds"][s] for r in records if s in r.get("seconds", {})] for s in stages}
