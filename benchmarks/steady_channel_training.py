@@ -46,6 +46,9 @@ def main() -> None:
 
     data = Path(args.data)
     manifests = {v: str(data / VARIANTS[v][0] / "manifest.json") for v in args.variants}
+    missing = sorted({m for m in manifests.values() if not Path(m).is_file()})
+    if missing:
+        ap.error(f"no manifest {missing[0]}: run benchmarks/steady_channel.py --datasets -o {data} first")
     options = {v: shipped_one_member() | VARIANTS[v][1] for v in args.variants}
     models = trained_side_by_side(manifests, options, Path(args.out))
     rows = {}

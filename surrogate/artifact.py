@@ -59,7 +59,7 @@ class SurrogateModel:
     training: dict[str, Any] = field(default_factory=dict)  # config, manifest hash, curves summary, seeds
     card: str = ""
     # Where channel 3 comes from, as in the training samples (surrogate.data.channel3_source): the closed-form
-    # Poiseuille-Dean estimate, or a steady CFD solve ({"model": STEADY_LOFI_MODEL, "level", "interpolation"}),
+    # Poiseuille-Dean estimate, or a steady CFD solve ({"model": cfdgen.steady.LOFI_MODEL, "level", "interpolation"}),
     # which inference must then run the same way (surrogate.predict.channel3_inputs)
     channel3: dict = field(default_factory=lambda: {"model": LOFI_MODEL})
 

@@ -645,6 +645,7 @@ def test_predict_runs_the_steady_solve_a_steady_channel_model_reads(pipes, tmp_p
     samples were (level, interpolation), and says what it did."""
     import pyvista as pv
 
+    from cfdgen.pointcloud import dataset_name
     from iahemo.cli import main
 
     channel3 = STEADY_CHANNEL | {"interpolation": "skewCorrected linear"}  # converges here in ~500 iterations
@@ -659,7 +660,8 @@ def test_predict_runs_the_steady_solve_a_steady_channel_model_reads(pipes, tmp_p
     assert ch3["converged"] and ch3["iterations"] > 10
     assert ch3["max_gap_mm"] < 0.5  # the cloud's wall (not remeshed) lies within a cell of the meshed wall
     assert result["timing_s"]["channel3"] > 1.0
-    lofi = np.linalg.norm(np.asarray(pv.read(tmp_path / "pred" / "prediction.vtp").point_data["WSS_LOFI"]), axis=1)
+    vtp = pv.read(tmp_path / "pred" / "prediction.vtp")
+    lofi = np.linalg.norm(np.asarray(vtp.point_data[dataset_name("wss_lofi")]), axis=1)
     print(f"steady channel 3: mean {np.mean(lofi):.3f} Pa, {ch3['iterations']} iterations")
     # the steady shear of this draft case: ~3.1 Pa over the wall (steady_vs_pulsatile.json, skew-corrected scheme)
     assert 2.0 < float(np.mean(lofi)) < 4.5
