@@ -167,12 +167,10 @@ def _on_surface(surface: pv.PolyData, points: np.ndarray, values: np.ndarray) ->
     return np.einsum("nk,nk...->n...", w, v[idx])
 
 
-def channel3_inputs(
-    model: SurrogateModel, surface: str | Path, case, inp: WallInputs, bc=None
-) -> tuple[np.ndarray, dict]:
+def channel3_inputs(model: SurrogateModel, surface: str | Path, case, inp: WallInputs) -> tuple[np.ndarray, dict]:
     """Channel 3 as the model was trained with it, and what was done to get it: the closed-form estimate that
-    ``inp`` carries, or a steady solve of the surface under ``bc`` (default the inputs' own) with the training
-    samples' mesh level and interpolation (~1 min of one core: a mesh and a simpleFoam run)."""
+    ``inp`` carries, or a steady solve of the surface under the inputs' BCs with the training samples' mesh level
+    and interpolation (~1 min of one core: a mesh and a simpleFoam run)."""
     import tempfile
 
     from cfdgen import lofi, steady
@@ -185,7 +183,7 @@ def channel3_inputs(
     config = steady.SteadyConfig(interpolation=source.get("interpolation", steady.SteadyConfig.interpolation))
     with tempfile.TemporaryDirectory(prefix="iahemo-steady-") as work:
         shear = steady.steady_channel(
-            surface, case, bc or inp.bc, inp.cloud.points, work, source.get("level", "draft"), config
+            surface, case, inp.bc, inp.cloud.points, work, source.get("level", "draft"), config
         )
     done = {
         "converged": shear.converged,
