@@ -36,17 +36,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine  # noqa: E402
 
+from cfdgen.steady import ChannelSettings  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "data" / "dataset_draft" / "manifest.json"
 SHIPPED = REPO / "cases"
-LEVEL = "draft"
-INTERPOLATION = "linear"  # config/dataset.yaml simulate.interpolation: the committed runs' scheme
-
-
-def steady_config():
-    from cfdgen.steady import SteadyConfig
-
-    return SteadyConfig(interpolation=INTERPOLATION)
+# the held-out runs' steady fields, committed beside the dataset: the shipped steady-channel model is scored on them
+HELDOUT = MANIFEST.parent / "channel3_steady_heldout.h5"
+# the dataset's mesh level and config/dataset.yaml simulate.interpolation: the committed runs' own
+SETTINGS = ChannelSettings(level="draft", interpolation="linear")
 
 
 def case_dir_of(case_id: str, out: Path) -> Path:
@@ -76,7 +74,7 @@ def one_geometry(case_id: str, samples: list[dict], out: Path) -> list[dict]:
         case = load_case(case_dir_of(case_id, out))
         seconds["synth"] = time.perf_counter() - t
         t = time.perf_counter()
-        _, qc = mesh_case(case.surface, work / "mesh", LEVEL, case)
+        _, qc = mesh_case(case.surface, work / "mesh", SETTINGS.level, case)
         seconds["mesh"] = time.perf_counter() - t
     except Exception as exc:  # the geometry's runs all fail with the one reason
         shutil.rmtree(work, ignore_errors=True)
@@ -87,7 +85,7 @@ def one_geometry(case_id: str, samples: list[dict], out: Path) -> list[dict]:
         try:
             sample = read_sample(MANIFEST.parent / s["path"])
             bc = BoundaryConditions.from_dict(sample.provenance["bc_sample"])
-            shear = steady_shear_at(work / "mesh", work / "run", bc, sample.cloud.points, steady_config())
+            shear = steady_shear_at(work / "mesh", work / "run", bc, sample.cloud.points, SETTINGS.solver())
             rec["seconds"]["solve"], rec["iterations"] = shear.solve_seconds, shear.iterations
             rec["converged"], rec["max_point_gap_mm"], tau = shear.converged, shear.max_gap_mm, shear.wss
             tawss = np.asarray(sample.cloud.fields["tawss"], dtype=np.float64)
@@ -208,8 +206,7 @@ def report(out: Path, records: list[dict], extra: dict) -> dict:
     result = {
         "benchmark": "steady_channel",
         "dataset": str(MANIFEST.relative_to(REPO)),
-        "level": LEVEL,
-        "interpolation": INTERPOLATION,
+        **SETTINGS.to_dict(),
         "runs_tried": len(records),
         "runs_ok": sum(r["status"] == "ok" for r in records),
         "runs_not_converged": sum(r["status"] == "ok" and not r.get("converged") for r in records),
@@ -226,14 +223,24 @@ def report(out: Path, records: list[dict], extra: dict) -> dict:
     return result
 
 
-def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path]:
+def steady_field(out: Path, rec: dict) -> np.ndarray:
+    field = out / rec["path"]
+    if not field.is_file():
+        raise SystemExit(f"{field}: missing, yet {out / 'records.json'} has the run as solved; remove that "
+                         "record and run this benchmark again to solve it anew")  # fmt: skip
+    return np.load(field)["wss_steady"]
+
+
+def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path, Path]:
     """Two manifests over the same runs (those with a steady field): OUT/dataset, copies of the committed samples
-    whose channel 3 (WSS_LOFI) is the steady wall shear, and OUT/baseline, the committed samples themselves."""
+    whose channel 3 (WSS_LOFI) is the steady wall shear, and OUT/baseline, the committed samples themselves; and
+    HELDOUT, the validation and test runs' steady fields alone (surrogate.data.save_channel3)."""
     import h5py
 
     from cfdgen import steady
     from cfdgen.atomic import write_json
     from cfdgen.pointcloud import JSON_ATTRS, dataset_name
+    from surrogate.data import save_channel3
 
     lofi_name = f"fields/{dataset_name('wss_lofi')}"
     ok = {(r["case"], r["bc"]): r for r in records if r["status"] == "ok"}
@@ -248,7 +255,7 @@ def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path]:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if (src.parent / "geometry.h5").is_file() and not (dest.parent / "geometry.h5").is_file():
             shutil.copy2(src.parent / "geometry.h5", dest.parent / "geometry.h5")
-        tau = np.load(out / ok[(s["case_id"], s["bc_sample"])]["path"])["wss_steady"]
+        tau = steady_field(out, ok[(s["case_id"], s["bc_sample"])])
         tmp = dest.with_name(dest.name + ".partial")
         shutil.copy2(src, tmp)
         with h5py.File(tmp, "r+") as f:
@@ -256,7 +263,7 @@ def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path]:
             del f[lofi_name]
             f.create_dataset(lofi_name, data=tau.astype(np.float32), compression="gzip").attrs.update(attrs)
             f.attrs["lofi_model"] = steady.LOFI_MODEL
-            f.attrs["lofi_settings"] = json.dumps({"level": LEVEL, "interpolation": INTERPOLATION})
+            f.attrs["lofi_settings"] = json.dumps(SETTINGS.to_dict())
             f.attrs[JSON_ATTRS] = json.dumps([*json.loads(f.attrs.get(JSON_ATTRS, "[]")), "lofi_settings"])
         tmp.rename(dest)
     note = "runs of data/dataset_draft with a steady field (benchmarks/steady_channel.py)"
@@ -265,7 +272,9 @@ def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path]:
     absolute = [s | {"path": str(MANIFEST.parent / s["path"])} for s in kept]
     write_json(baseline / "manifest.json", manifest | {"samples": absolute, "n_samples": len(kept),
                "paths_relative_to": "absolute", "description": f"{note}; channel 3 as committed"})  # fmt: skip
-    return dataset / "manifest.json", baseline / "manifest.json"
+    held = {k: steady_field(out, r) for k, r in ok.items() if r["split"] in ("val", "test")}
+    save_channel3(HELDOUT, held, {"model": steady.LOFI_MODEL, **SETTINGS.to_dict()})
+    return dataset / "manifest.json", baseline / "manifest.json", HELDOUT
 
 
 def main() -> None:

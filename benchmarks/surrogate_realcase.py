@@ -7,7 +7,8 @@
 Runs the dataset's CFD chain on the surface when ``WORK/sample_LEVEL/sample.h5`` is missing (iahemo mesh --level
 LEVEL, simulate 1.5 cycles at Courant 5 with 2 outer correctors, the last cycle recorded, post, sample 8,192
 points; no case file, so population BCs), then scores the surrogate on that sample exactly as the held-out
-evaluation does, with both baselines, and records the out-of-distribution verdict. Writes
+evaluation does, with both baselines, and records the out-of-distribution verdict. A model whose channel 3 is a
+steady solve gets it as predict would: simpleFoam on the run's mesh at the run's BCs (WORK/steady_LEVEL). Writes
 benchmarks/results/surrogate_realcase.json (draft, the dataset's level) or surrogate_realcase_LEVEL.json, a
 side-by-side map (CFD, surrogate, error) and a copy of the run's CFD wall maps (TAWSS, OSI); ``--tag`` appends
 to those names (another model scored beside the shipped one). ``tap_level``: how much of the TAP error is one
@@ -67,6 +68,25 @@ def level_gap(coarse: Path, draft: Path) -> dict:
     }
 
 
+def steady_channel3(real, model, sample: Path, work: Path, level: str):
+    """``real`` with channel 3 as a steady-channel model reads it (a steady solve on the run's own mesh at the run's
+    own BCs, the model's interpolation), and what the solve did; the model's mesh level must be the run's."""
+    from dataclasses import replace
+
+    from cfdgen.bc import BoundaryConditions
+    from cfdgen.pointcloud import read_sample
+    from cfdgen.steady import ChannelSettings, steady_shear_at
+
+    settings = ChannelSettings.from_dict(model.channel3)
+    if settings.level != level:
+        raise SystemExit(f"the model's channel 3 is solved on {settings.level} meshes; this run is {level}")
+    bc = BoundaryConditions.from_dict(read_sample(sample).provenance["bc_sample"])
+    shear = steady_shear_at(work / f"mesh_{level}", work / f"steady_{level}", bc, real.points, settings.solver())
+    done = {"converged": shear.converged, "iterations": shear.iterations,
+            "solve_seconds": round(shear.solve_seconds, 1), "max_gap_mm": round(shear.max_gap_mm, 4)}  # fmt: skip
+    return replace(real, lofi=shear.wss, channel3=dict(model.channel3)), {**model.channel3, **done}
+
+
 def tap_level(predicted, cfd, reference: float) -> dict:
     """How much of the TAP error is one offset over the wall: the mean offset (Pa) and ε with it removed (relative
     to the CFD's TAP above the run's reference level, as the evaluation scores TAP)."""
@@ -96,6 +116,7 @@ def main() -> None:
     if not surface.is_file():
         raise SystemExit(f"{surface} is absent (../shared/realdata): nothing to compare")
 
+    from cfdgen import steady
     from cfdgen.atomic import write_json
     from surrogate.artifact import load_model
     from surrogate.data import PRESSURE, PRESSURE_REFERENCE, load_clouds, read_cloud
@@ -105,6 +126,9 @@ def main() -> None:
     sample = run_cfd(surface, work, level, args.np)
     model = load_model(args.model)
     real = read_cloud(sample, split="real", geometry=surface.stem, bc_sample="population")
+    channel3 = dict(real.channel3)
+    if model.channel3["model"] == steady.LOFI_MODEL:
+        real, channel3 = steady_channel3(real, model, sample, work, level)
     train = [c for c in load_clouds(args.manifest) if c.split == "train"]
     suffix = ("" if level == "draft" else f"_{level}") + args.tag
     results = REPO / "benchmarks" / "results"
@@ -133,6 +157,7 @@ def main() -> None:
             "maps": str(cfd_maps.relative_to(REPO)),
         },
         "sac_detected": bool(real.sac.any()),
+        "channel3": channel3,
         "model": str(Path(args.model).relative_to(REPO)) if Path(args.model).is_relative_to(REPO) else args.model,
         "headline": headline(result),
         "tap_level": tap_level(p.mean[PRESSURE], real.fields[PRESSURE], reference),

@@ -217,12 +217,35 @@ def steady_shear_at(
     return SteadyShear(wss, run.status == "converged", int(run.qc["iterations"]), seconds, float(gap))
 
 
+@dataclass(frozen=True)
+class ChannelSettings:
+    """How a steady channel 3 is made: the mesh level and the solver's interpolation. The training samples carry
+    it (``lofi_settings``), a model trained on them records it, and predict repeats it for a new surface."""
+
+    level: str = "draft"
+    interpolation: str = SteadyConfig.interpolation
+
+    def __post_init__(self):
+        self.solver()  # an unknown interpolation is named here, not at the first solve
+
+    def solver(self) -> SteadyConfig:
+        return SteadyConfig(interpolation=self.interpolation)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ChannelSettings:
+        """The settings in ``d`` (a sample's lofi_settings or a model's channel 3, other keys ignored)."""
+        return cls(**{k: d[k] for k in ("level", "interpolation") if k in d})
+
+
 def steady_channel(
     surface: str | Path, case, bc: BoundaryConditions, points: np.ndarray, work_dir: str | Path,
-    level: str = "draft", config: SteadyConfig = SteadyConfig(),
+    settings: ChannelSettings = ChannelSettings(),
 ) -> SteadyShear:  # fmt: skip
-    """Mesh ``surface`` at ``level`` and read its steady wall shear under ``bc`` at ``points`` (channel 3 of a
-    surrogate trained on steady fields); ``work_dir`` gets mesh/ and run/."""
+    """Mesh ``surface`` at the settings' level and read its steady wall shear under ``bc`` at ``points`` (channel 3
+    of a surrogate trained on steady fields); ``work_dir`` gets mesh/ and run/."""
     work = Path(work_dir)
-    mesh_case(surface, work / "mesh", level, case)
-    return steady_shear_at(work / "mesh", work / "run", bc, points, config)
+    mesh_case(surface, work / "mesh", settings.level, case)
+    return steady_shear_at(work / "mesh", work / "run", bc, points, settings.solver())

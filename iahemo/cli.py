@@ -250,12 +250,14 @@ def _cmd_train(args) -> int:
 def _cmd_evaluate(args) -> int:
     from cfdgen.atomic import write_json
     from surrogate.artifact import load_model
-    from surrogate.data import load_clouds
+    from surrogate.data import load_clouds, with_channel3
     from surrogate.evaluate import evaluate, headline
     from surrogate.predict import DEFAULT_MODEL
 
     model = load_model(args.model or DEFAULT_MODEL)
     clouds = load_clouds(args.manifest, progress=not args.quiet)
+    if args.channel3:
+        clouds = with_channel3(clouds, args.channel3)
     result = evaluate(model, clouds, None, args.split, maps=Path(args.out) / "maps")
     result["headline"] = headline(result)
     write_json(Path(args.out) / "evaluation.json", result)
@@ -563,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True)
     p.add_argument("--model", default=None, help="model file (default: the shipped model)")
     p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument(
+        "--channel3", default=None, help="channel-3 fields kept beside the manifest (e.g. its runs' steady solves)"
+    )
     p.add_argument("-o", "--out", required=True, help="folder for evaluation.json and maps/")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

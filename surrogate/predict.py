@@ -180,11 +180,9 @@ def channel3_inputs(model: SurrogateModel, surface: str | Path, case, inp: WallI
         return inp.cloud.fields[LOFI], dict(source)
     if source["model"] != steady.LOFI_MODEL:
         raise IahemoError(f"the model reads channel 3 from {source['model']!r}, which this code cannot compute")
-    config = steady.SteadyConfig(interpolation=source.get("interpolation", steady.SteadyConfig.interpolation))
+    settings = steady.ChannelSettings.from_dict(source)
     with tempfile.TemporaryDirectory(prefix="iahemo-steady-") as work:
-        shear = steady.steady_channel(
-            surface, case, inp.bc, inp.cloud.points, work, source.get("level", "draft"), config
-        )
+        shear = steady.steady_channel(surface, case, inp.bc, inp.cloud.points, work, settings)
     done = {
         "converged": shear.converged,
         "iterations": shear.iterations,

@@ -619,7 +619,7 @@ STEADY_CHANNEL = {"model": "steady-simplefoam", "level": "draft", "interpolation
 def test_channel3_source_travels_with_the_model_and_is_checked(pipes, tmp_path):
     """A model reads channel 3 from one source, recorded at training from its samples: evaluation refuses samples
     whose channel 3 came from elsewhere, training refuses a mix, and a BC draw's channel 3 follows the source."""
-    from surrogate.data import channel3_source
+    from surrogate.data import channel3_source, save_channel3, with_channel3
     from surrogate.predict import draw_channel3
 
     _, model, clouds = pipes
@@ -631,6 +631,25 @@ def test_channel3_source_travels_with_the_model_and_is_checked(pipes, tmp_path):
     mixed = [clouds[0], replace(clouds[1], channel3=STEADY_CHANNEL)]
     with pytest.raises(IahemoError, match="mix channel-3 sources"):
         channel3_source(mixed)
+
+    # channel 3 kept beside a dataset (the committed held-out runs' steady fields): the runs it has take it and its
+    # source, half precision; the others keep their own, so a model then refuses the mix
+    steady_lofi = {(c.case_id, c.bc_sample): c.lofi * 1.7 for c in clouds if c.split == "test"}
+    kept = with_channel3(clouds, save_channel3(tmp_path / "ch3.h5", steady_lofi, STEADY_CHANNEL))
+    held = [c for c in kept if c.split == "test"]
+    assert held and channel3_source(held) == STEADY_CHANNEL
+    for c in held:
+        np.testing.assert_allclose(c.lofi, steady_lofi[c.case_id, c.bc_sample], rtol=1e-3, atol=1e-4)
+    assert all(c.channel3 == model.channel3 for c in kept if c.split != "test")
+    assert evaluate(steady, kept, split="test", turned=False)["n_samples"] == len(held)
+    with pytest.raises(IahemoError, match="mix channel-3 sources"):
+        channel3_source(kept)
+    short = {k: v[:-1] for k, v in steady_lofi.items()}
+    with pytest.raises(IahemoError, match="points, the sample"):
+        with_channel3(clouds, save_channel3(tmp_path / "short.h5", short, STEADY_CHANNEL))
+    (tmp_path / "bad.h5").write_text("not hdf5")
+    with pytest.raises(IahemoError, match="not a channel-3 file"):
+        with_channel3(clouds, tmp_path / "bad.h5")
 
     base = np.tile([0.0, 0.0, 3.0], (4, 1))  # a steady field at the nominal BCs
     nominal, draw = np.tile([0.0, 0.0, 2.0], (4, 1)), np.tile([0.0, 0.0, 2.5], (4, 1))  # the closed form at both
