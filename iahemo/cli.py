@@ -318,7 +318,7 @@ def _cmd_predict(args) -> int:
 def _cmd_assess(args) -> int:
     from surrogate.assess import AssessConfig, assess_command
 
-    cfg = AssessConfig(bc_samples=args.bc_samples, model=args.model)
+    cfg = AssessConfig(bc_samples=args.bc_samples, model=args.model, region_model=args.region_model)
     a = assess_command(args.source, args.case, args.out, cfg)
     for note in a["messages"]:
         print(f"note: {note}")
@@ -594,6 +594,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="lumen surface (STL, VTP, VTK, OBJ, PLY) or image (NIfTI, MHA/NRRD, DICOM folder)")
     p.add_argument("--case", default=None, help="case.yaml with measurements and clinical fields")
     p.add_argument("--model", default=None, help="hemodynamics surrogate (default: the shipped model)")
+    p.add_argument(
+        "--region-model", default=None, help="high-risk-region model made on that surrogate's output (default: shipped)"
+    )
     p.add_argument("--bc-samples", type=int, default=8, help="BC uncertainty samples (default 8)")
     p.add_argument("-o", "--out", required=True, help="output folder (report.html/.pdf, result.vtp, assessment.json)")
     p.set_defaults(func=_cmd_assess)

@@ -145,8 +145,9 @@ def assess(
         say("risk regions and grade")
         labels = np.zeros(len(c.points), dtype=np.int64)
         region_info = None
+        region_file = cfg.region_model or DEFAULT_REGION_MODEL
         if prep.morphology is not None:
-            rm = load_region_model(cfg.region_model or DEFAULT_REGION_MODEL)
+            rm = load_region_model(region_file)
             labels = rm.predict(c.points, c.normals, c.sac, nominal.mean, d_parent)
             region_info = region_fractions(labels, c.sac)
         size = inp.morphology.get("size")
@@ -224,6 +225,9 @@ def assess(
                     "test_metrics": model.metrics.get("summary", {}),
                     "channel3": channel3,
                 },
+                "regions": None  # read only where there is a sac to mark
+                if region_info is None
+                else {"file": str(region_file), "sha256": file_sha256(region_file)},
                 "risk": {
                     "file": str(cfg.risk_model or DEFAULT_RISK_MODEL),
                     "demonstration": bool(risk_model.demonstration),

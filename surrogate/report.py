@@ -335,6 +335,8 @@ def _score(name: str, s: Any) -> dict:
 def _provenance(a: Mapping, scrub: Callable[[Any], str]) -> dict:
     models = []
     for name, m in _as_dict(a.get("models")).items():
+        if m is None:  # a model not used for this case (the region model without a sac)
+            continue
         m = _as_dict(m)
         rows = []
         for key in _ordered(m, MODEL_LABELS):

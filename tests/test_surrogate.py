@@ -759,6 +759,22 @@ def test_assess_without_clinical_fields_or_sac(assess_models, tmp_path):
     assert (tmp_path / "b" / "report.html").is_file() and (tmp_path / "b" / "report.pdf").is_file()
 
 
+def test_assess_cli_reads_the_region_model_it_is_given(assess_models, tmp_path, capsys):
+    """`iahemo assess --model F --region-model F2` uses both (the pair a surrogate and its region model make): a
+    missing region model is named, and a given one is what the assessment records."""
+    from iahemo.cli import main
+
+    model_path, region_path = assess_models
+    case = ROOT / "cases" / "syn1_000"
+    argv = ["assess", str(case / "surface.vtp"), "--case", str(case / "case.yaml"), "--model", str(model_path),
+            "--bc-samples", "1"]  # fmt: skip
+    assert main([*argv, "--region-model", str(tmp_path / "nowhere.pt"), "-o", str(tmp_path / "x")]) == 2
+    assert "nowhere.pt" in capsys.readouterr().err
+    assert main([*argv, "--region-model", str(region_path), "-o", str(tmp_path / "y")]) == 0
+    regions = json.loads((tmp_path / "y" / "assessment.json").read_text())["models"]["regions"]
+    assert regions["file"] == str(region_path) and len(regions["sha256"]) == 64
+
+
 def test_vessel_mismatch_tells_a_resampled_wall_from_another_vessel():
     """Two draws of sample_wall on one wall sit ~0.5 point spacings apart (median); a wall 10 % wider does not."""
     import pyvista as pv
