@@ -1,13 +1,16 @@
 """OpenFOAM against the surrogate on the same geometry, in one run.
 
     .venv/bin/python benchmarks/surrogate_speed.py [--case cases/syn1_000] [--level draft] [--cycles 1.5]
-        [--model surrogate/models/hemodynamics.pt] [--points 16384]
+        [--model surrogate/models/hemodynamics.pt] [--steady-model surrogate/models/hemodynamics_steady.pt]
+        [--points 16384]
 
 Meshes and simulates the case with the dataset's solver settings (the CFD whose answers the surrogate learned),
 post-processes it, then runs the surrogate's network on a 16,384-point cloud of the same wall (median of 5 after
 one warm-up, with 1 and with 2 threads). Writes benchmarks/results/surrogate_speed.json with both wall times and
 ``speedup_vs_openfoam`` = (mesh + simulate + post) / network time (the faster thread count). The geometry
-preparation (vmtk, shared by both paths) is reported separately and excluded from both sides.
+preparation (vmtk, shared by both paths) is reported separately and excluded from both sides. The steady-channel
+model (``--steady-model``, when the file exists) is timed as its inference runs: its channel 3 (a draft mesh and a
+steady simpleFoam solve of the same surface, once) plus its network (median as above, the faster thread count).
 """
 
 import argparse
@@ -31,6 +34,7 @@ def main() -> None:
     ap.add_argument("--max-co", type=float, default=5.0)
     ap.add_argument("--n-outer", type=int, default=2)
     ap.add_argument("--model", default=str(REPO / "surrogate" / "models" / "hemodynamics.pt"))
+    ap.add_argument("--steady-model", default=str(REPO / "surrogate" / "models" / "hemodynamics_steady.pt"))
     ap.add_argument("--points", type=int, default=16384)
     args = ap.parse_args()
 
@@ -43,7 +47,7 @@ def main() -> None:
     from cfdgen.simulate import SolverConfig, run_boundary_conditions, simulate
     from cfdgen.wall_inputs import surface_inputs
     from surrogate.artifact import load_model
-    from surrogate.predict import predict_wall
+    from surrogate.predict import channel3_inputs, predict_wall
 
     case = load_case(args.case)
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,12 +68,29 @@ def main() -> None:
         t0 = time.perf_counter()
         inp = surface_inputs(case.surface, case, tmp / "pred", n_points=args.points)
         prep_s = time.perf_counter() - t0
-        net = {}
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            times = [predict_wall(model, inp).seconds for _ in range(6)]
-            net[threads] = statistics.median(times[1:])
+
+        def network_seconds(model, lofi=None) -> dict[int, float]:
+            net = {}
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                times = [predict_wall(model, inp, lofi=lofi).seconds for _ in range(6)]
+                net[threads] = statistics.median(times[1:])
+            return net
+
+        net = network_seconds(model)
         net_s = min(net.values())
+        steady = None
+        if Path(args.steady_model).is_file():
+            steady_model = load_model(args.steady_model)
+            torch.set_num_threads(2)  # the solve is one process; torch's threads only matter for the network
+            t0 = time.perf_counter()
+            lofi, done = channel3_inputs(steady_model, case.surface, case, inp)
+            channel3_s = time.perf_counter() - t0
+            steady_net_s = min(network_seconds(steady_model, lofi).values())
+            steady = {"model": args.steady_model, "members": len(steady_model.members),
+                      "channel3_s": round(channel3_s, 1), "solve_s": done["solve_seconds"],
+                      "iterations": done["iterations"], "converged": done["converged"],
+                      "network_s": round(steady_net_s, 4), "total_s": round(channel3_s + steady_net_s, 1)}  # fmt: skip
     cfd_s = mesh_s + sim_s + post_s
     result = {
         "benchmark": "surrogate_speed",
@@ -87,6 +108,7 @@ def main() -> None:
         "surrogate_network_s": round(net_s, 4),
         "surrogate_network_s_by_threads": {str(k): round(v, 4) for k, v in net.items()},
         "speedup_vs_openfoam": round(cfd_s / net_s, 1),
+        "steady_channel_model": steady and {**steady, "speedup_vs_openfoam": round(cfd_s / steady["total_s"], 2)},
         "machine": machine(),
     }
     out = REPO / "benchmarks" / "results" / "surrogate_speed.json"
