@@ -44,6 +44,9 @@ class SurrogateModel:
     # True: outside the sac, the fields channel 3 determines (TAWSS, mean WSS vector, OSI) are channel 3's own
     # answer and the network's are used on the sac only (surrogate.predict.compose_outside_sac).
     lofi_outside_sac: bool = False
+    # True: the mean WSS vector is channel 3's direction times TAWSS × (1 − 2·OSI), both predicted (the identity
+    # that defines OSI), not the network's own vector (surrogate.predict.compose_direction).
+    lofi_direction: bool = False
     # The sac's TAWSS level relative to the parent artery, set by a case-level model (surrogate.sac_level); None:
     # the network's own level.
     sac_level: SacLevelModel | None = None
@@ -104,6 +107,7 @@ def save_model(model: SurrogateModel, path: str | Path) -> Path:
         "normalisation": model.normalisation.to_dict(),
         "use_lofi": model.use_lofi,
         "lofi_outside_sac": model.lofi_outside_sac,
+        "lofi_direction": model.lofi_direction,
         "sac_level": model.sac_level.to_dict() if model.sac_level is not None else None,
         "mirror_views": model.mirror_views,
         "spread_scale": model.spread_scale,
@@ -138,6 +142,7 @@ def load_model(path: str | Path) -> SurrogateModel:
         members=members,
         use_lofi=bool(payload.get("use_lofi", True)),
         lofi_outside_sac=bool(payload.get("lofi_outside_sac", False)),
+        lofi_direction=bool(payload.get("lofi_direction", False)),
         sac_level=SacLevelModel.from_dict(payload["sac_level"]) if payload.get("sac_level") else None,
         mirror_views=bool(payload.get("mirror_views", False)),
         spread_scale={k: float(v) for k, v in (payload.get("spread_scale") or {}).items()},

@@ -80,6 +80,12 @@ def model_card(model: SurrogateModel, manifest: dict, result: dict) -> str:
             else ""
         )
         + (
+            "The mean WSS vector points as channel 3 does, with the length the predicted TAWSS and OSI give "
+            "(TAWSS × (1 − 2·OSI)). "
+            if model.lofi_direction
+            else ""
+        )
+        + (
             "Each wall point also receives its place in the vessel tree (wall context: distances along the "
             "centerline to junctions and branch ends, bend curvature and side, sac distance, taper). "
             if model.normalisation.uses_context

@@ -110,10 +110,11 @@ def evaluate(
     source = channel3_source(held, f"the {split} samples")
     if source != model.channel3:
         raise IahemoError(f"the {split} samples' channel 3 is {source}, the model reads {model.channel3}")
-    # A model that answers with channel 3 outside the sac, or sets the sac's level with the case-level model, is
-    # also scored as the network alone; one with the sac-level model also without it.
-    composed = model.lofi_outside_sac or model.sac_level is not None
-    network = replace(model, lofi_outside_sac=False, sac_level=None) if composed else None
+    # A model that answers with channel 3 outside the sac or in the mean WSS vector's direction, or sets the sac's
+    # level with the case-level model, is also scored as the network alone; one with the sac-level model also
+    # without it.
+    composed = model.lofi_outside_sac or model.lofi_direction or model.sac_level is not None
+    network = replace(model, lofi_outside_sac=False, lofi_direction=False, sac_level=None) if composed else None
     unlevelled = replace(model, sac_level=None) if model.sac_level is not None else None
     # the network everywhere with the sac-level model: what the composition with channel 3 adds off the sac
     both = model.lofi_outside_sac and model.sac_level is not None
@@ -193,6 +194,7 @@ def headline(result: dict) -> dict:
     if "network" in s:
         out["network_alone_tawss_rel_l2"] = s["network"]["tawss"]["rel_l2"]["mean"]
         out["network_alone_osi_mae"] = s["network"]["osi"]["mae"]["mean"]
+        out["network_alone_wss_mean_rel_l2"] = s["network"]["wss_mean"]["rel_l2"]["mean"]
     # ε on the sac and off it (the whole-cloud ε is mostly the parent vessels'; metrics.where_errors)
     for m, prefix in (("surrogate", ""), ("network", "network_alone_"), ("lofi", "baseline_lofi_")):
         for part in ("sac", "off_sac"):

@@ -30,6 +30,7 @@ from surrogate.data import (
     CONTEXT,
     LOFI,
     MIRROR,
+    TAWSS,
     Cloud,
     canonical_rotation,
     channel3_fields,
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from cfdgen.wall_inputs import WallInputs
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "hemodynamics.pt"
+OSI = registry.FIELDS["osi"].key
+WSS_MEAN = registry.FIELDS["wss_mean"].key
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,6 +69,18 @@ def compose_outside_sac(mean: dict[str, np.ndarray], lofi: np.ndarray, sac: np.n
             mask = inside if v.ndim == 1 else inside[:, None]
             out[key] = np.where(mask, out[key], v)
     return out
+
+
+def compose_direction(mean: dict[str, np.ndarray], lofi: np.ndarray) -> dict[str, np.ndarray]:
+    """The mean WSS vector as channel 3's direction × TAWSS × (1 − 2·OSI): OSI = (1 − |mean τ| / TAWSS) / 2 by
+    definition, so the predicted TAWSS and OSI fix its length, and a steady CFD field its direction (where the
+    flow does not reverse, the mean shear points as the steady one). Where channel 3 vanishes the network's own
+    vector stays."""
+    lofi = np.asarray(lofi, dtype=np.float64)
+    length = np.linalg.norm(lofi, axis=1, keepdims=True)
+    osi = np.clip(mean[OSI], 0.0, 0.5)
+    composed = lofi / np.maximum(length, 1e-12) * (mean[TAWSS] * (1.0 - 2.0 * osi))[:, None]
+    return {**mean, WSS_MEAN: np.where(length > 0, composed, mean[WSS_MEAN])}
 
 
 @torch.no_grad()
@@ -111,6 +126,8 @@ def predict_arrays(
     stack = np.stack(outs)
     mean = split_targets(stack.mean(0), targets)
     std = split_targets(stack.std(0), targets)
+    if model.lofi_direction:
+        mean = compose_direction(mean, lofi)
     if model.lofi_outside_sac:
         mean = compose_outside_sac(mean, lofi, sac)
     if model.sac_level is not None and sac is not None:
@@ -253,6 +270,7 @@ def predict_surface(
                 "members": len(model.members),
                 "uses_lofi": model.use_lofi,
                 "lofi_outside_sac": model.lofi_outside_sac,
+                "lofi_direction": model.lofi_direction,
                 "sac_level": model.sac_level is not None,
                 "frame": model.normalisation.frame,
                 "registry_version": registry.REGISTRY_VERSION,

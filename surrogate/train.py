@@ -63,6 +63,12 @@ class TrainConfig:
     # (benchmarks/results/surrogate_context.json),
     # validation (14 runs) TAWSS ε 24.4 % alone against 34.5 % composed (off the sac 23.3 % against 33.7 %).
     lofi_outside_sac: bool = False
+    # The mean WSS vector answered as channel 3's direction × the predicted TAWSS × (1 − 2·predicted OSI)
+    # (surrogate.predict.compose_direction; needs use_lofi; inference only, the network is trained the same). For a
+    # steady-CFD channel 3, whose direction is the CFD's own in most of the wall: one member on 88 runs
+    # (session 29), test mean WSS ε 16.5 % from the network, 9.2 % from the steady vector alone, 7.8 % composed.
+    # The Poiseuille-Dean vector only follows the centerline, so off by default.
+    lofi_direction: bool = False
     # Loss weight, outside the sac, of the fields channel 3 answers there (with lofi_outside_sac the network's
     # values are not used there; 1.0: every point counts the same). Pressure always counts fully. Measured on the
     # 52-run draft dataset: 0.2 gave composed TAWSS ε 34.9 % (val) / 32.9 % (test) against 34.7 % / 33.4 % at 1.0,
@@ -413,6 +419,7 @@ def train_model(
         members=members,
         use_lofi=cfg.use_lofi,
         lofi_outside_sac=cfg.use_lofi and cfg.lofi_outside_sac,
+        lofi_direction=cfg.use_lofi and cfg.lofi_direction,
         mirror_views=cfg.augment_mirror,
         sac_level=level,
         channel3=channel3,

@@ -657,6 +657,33 @@ def test_channel3_source_travels_with_the_model_and_is_checked(pipes, tmp_path):
     np.testing.assert_allclose(draw_channel3(base, nominal, draw, STEADY_CHANNEL), base * 1.25)
 
 
+def test_mean_wss_vector_composed_along_channel_3(pipes, tmp_path):
+    """With lofi_direction the mean WSS vector points as channel 3 does and is as long as TAWSS × (1 − 2·OSI)
+    (so the OSI its definition gives back is the predicted one); where channel 3 vanishes the network's vector
+    stays. The option travels in the artifact and the evaluation also scores the network alone."""
+    from surrogate.predict import compose_direction, predict_cloud
+
+    lofi = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+    net = np.array([[9.0, 9.0, 9.0], [5.0, 0.0, 0.0], [9.0, 9.0, 9.0]])
+    mean = {"tawss": np.array([1.0, 1.0, 2.0]), "osi": np.array([0.0, 0.1, 0.25]), "wss_mean": net}
+    out = compose_direction(mean, lofi)
+    np.testing.assert_allclose(out["wss_mean"], [[1.0, 0.0, 0.0], [5.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    osi_back = (1 - np.linalg.norm(out["wss_mean"], axis=1) / mean["tawss"]) / 2
+    np.testing.assert_allclose(osi_back[[0, 2]], mean["osi"][[0, 2]])
+
+    _, model, clouds = pipes
+    composed = load_model(save_model(replace(model, lofi_direction=True), tmp_path / "d.pt"))
+    assert composed.lofi_direction and not model.lofi_direction
+    c = clouds[0]
+    p = predict_cloud(composed, c)
+    cos = np.einsum("ij,ij->i", p.mean["wss_mean"], c.lofi) / (
+        np.linalg.norm(p.mean["wss_mean"], axis=1) * np.linalg.norm(c.lofi, axis=1)
+    )
+    np.testing.assert_allclose(cos, 1.0, atol=1e-9)
+    h = headline(evaluate(composed, clouds, split="test", turned=False))
+    assert "network_alone_wss_mean_rel_l2" in h and h["network_alone_tawss_rel_l2"] == h["tawss_rel_l2"]
+
+
 @pytest.mark.openfoam
 @pytest.mark.skipif(shutil.which("simpleFoam") is None, reason="OpenFOAM is not installed")
 def test_predict_runs_the_steady_solve_a_steady_channel_model_reads(pipes, tmp_path):
