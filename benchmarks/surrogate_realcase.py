@@ -93,8 +93,11 @@ def tap_level(predicted, cfd, reference: float) -> dict:
     import numpy as np
 
     error, above = predicted - cfd, cfd - reference
-    return {"mean_offset_pa": float(error.mean()), "cfd_wall_mean_above_reference_pa": float(above.mean()),
-            "tap_rel_l2_without_offset": float(np.linalg.norm(error - error.mean()) / np.linalg.norm(above))}
+    return {
+        "mean_offset_pa": float(error.mean()),
+        "cfd_wall_mean_above_reference_pa": float(above.mean()),
+        "tap_rel_l2_without_offset": float(np.linalg.norm(error - error.mean()) / np.linalg.norm(above)),
+    }
 
 
 def main() -> None:
