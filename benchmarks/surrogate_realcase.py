@@ -82,9 +82,7 @@ def steady_channel3(real, model, sample: Path, work: Path, level: str):
         raise SystemExit(f"the model's channel 3 is solved on {settings.level} meshes; this run is {level}")
     bc = BoundaryConditions.from_dict(read_sample(sample).provenance["bc_sample"])
     shear = steady_shear_at(work / f"mesh_{level}", work / f"steady_{level}", bc, real.points, settings.solver())
-    done = {"converged": shear.converged, "iterations": shear.iterations,
-            "solve_seconds": round(shear.solve_seconds, 1), "max_gap_mm": round(shear.max_gap_mm, 4)}  # fmt: skip
-    return replace(real, lofi=shear.wss, channel3=dict(model.channel3)), {**model.channel3, **done}
+    return replace(real, lofi=shear.wss, channel3=dict(model.channel3)), {**model.channel3, **shear.record()}
 
 
 def tap_level(predicted, cfd, reference: float) -> dict:

@@ -196,6 +196,11 @@ class SteadyShear:
     solve_seconds: float
     max_gap_mm: float  # farthest requested point from the meshed wall (another surface's points: how far off)
 
+    def record(self) -> dict:
+        """What the solve did, as predict and the benchmarks report it."""
+        return {"converged": self.converged, "iterations": self.iterations,
+                "solve_seconds": round(self.solve_seconds, 1), "max_gap_mm": round(self.max_gap_mm, 4)}  # fmt: skip
+
 
 def steady_shear_at(
     mesh_dir: str | Path, run_dir: str | Path, bc: BoundaryConditions, points: np.ndarray,

@@ -252,6 +252,8 @@ def with_channel3(clouds: list[Cloud], path: str | Path) -> list[Cloud]:
     except OSError as exc:
         raise IahemoError(f"{path}: not a channel-3 file ({exc})") from None
     with f:
+        if "channel3" not in f.attrs:
+            raise IahemoError(f"{path}: not a channel-3 file (no 'channel3' source; save_channel3 writes one)")
         source = json.loads(f.attrs["channel3"])
         out = []
         for c in clouds:

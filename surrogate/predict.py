@@ -200,12 +200,7 @@ def channel3_inputs(model: SurrogateModel, surface: str | Path, case, inp: WallI
     settings = steady.ChannelSettings.from_dict(source)
     with tempfile.TemporaryDirectory(prefix="iahemo-steady-") as work:
         shear = steady.steady_channel(surface, case, inp.bc, inp.cloud.points, work, settings)
-    done = {
-        "converged": shear.converged,
-        "iterations": shear.iterations,
-        "solve_seconds": round(shear.solve_seconds, 1),
-    }
-    return shear.wss, {**source, **done, "max_gap_mm": round(shear.max_gap_mm, 4)}
+    return shear.wss, {**source, **shear.record()}
 
 
 def draw_channel3(base: np.ndarray, closed_nominal: np.ndarray, closed_draw: np.ndarray, channel3: dict) -> np.ndarray:

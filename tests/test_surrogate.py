@@ -650,6 +650,11 @@ def test_channel3_source_travels_with_the_model_and_is_checked(pipes, tmp_path):
     (tmp_path / "bad.h5").write_text("not hdf5")
     with pytest.raises(IahemoError, match="not a channel-3 file"):
         with_channel3(clouds, tmp_path / "bad.h5")
+    import h5py
+
+    h5py.File(tmp_path / "other.h5", "w").close()  # HDF5, but not written by save_channel3
+    with pytest.raises(IahemoError, match="not a channel-3 file"):
+        with_channel3(clouds, tmp_path / "other.h5")
 
     base = np.tile([0.0, 0.0, 3.0], (4, 1))  # a steady field at the nominal BCs
     nominal, draw = np.tile([0.0, 0.0, 2.0], (4, 1)), np.tile([0.0, 0.0, 2.5], (4, 1))  # the closed form at both
