@@ -1,11 +1,12 @@
 """Wall time of `iahemo assess` on a surface, with the shipped models.
 
-    .venv/bin/python benchmarks/assess_speed.py [--case cases/syn1_000] [--repeat 2]
+    .venv/bin/python benchmarks/assess_speed.py [--case cases/syn1_000] [--repeat 2] [--steady]
 
 Runs the whole inference path (geometry preparation, surrogate at the nominal BCs and over the BC draws, risk
 regions, grade, PHASES, report HTML + PDF, VTP) on the shipped sample patient and writes
 ``assess_surface_seconds`` (median) with the per-stage times of the last run to
-benchmarks/results/assess_speed.json.
+benchmarks/results/assess_speed.json. ``--steady``: with the steady-channel pair instead (hemodynamics_steady.pt,
+regions_steady.pt: a draft mesh and a simpleFoam solve per assessment) → assess_speed_steady.json.
 """
 
 import argparse
@@ -25,6 +26,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", default=str(REPO / "cases" / "syn1_000"))
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--steady", action="store_true", help="the steady-channel model and its region model")
     args = ap.parse_args()
 
     from cfdgen.atomic import write_json
@@ -33,6 +35,9 @@ def main() -> None:
 
     case = load_case(args.case)
     cfg = AssessConfig()
+    if args.steady:
+        models = REPO / "surrogate" / "models"
+        cfg = AssessConfig(model=str(models / "hemodynamics_steady.pt"), region_model=str(models / "regions_steady.pt"))
     times, last = [], None
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:
@@ -42,15 +47,17 @@ def main() -> None:
     result = {
         "benchmark": "assess_speed",
         "case": case.id,
+        "models": {"hemodynamics": cfg.model or "default", "regions": cfg.region_model or "default"},
         "bc_samples": cfg.bc_samples,
         "points": cfg.points,
         "assess_surface_seconds": round(statistics.median(times), 1),
         "runs_s": [round(t, 1) for t in times],
         "stages_s_last_run": last["timing_s"],
         "grade": last["grade"],
+        "channel3": last["models"]["surrogate"]["channel3"],
         "machine": machine(),
     }
-    write_json(REPO / "benchmarks" / "results" / "assess_speed.json", result)
+    write_json(REPO / "benchmarks" / "results" / f"assess_speed{'_steady' if args.steady else ''}.json", result)
     print(result)
 
 

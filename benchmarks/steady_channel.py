@@ -3,6 +3,8 @@ and the per-run data for training a surrogate whose low-fidelity input is that s
 
     .venv/bin/python benchmarks/steady_channel.py [--splits test val train] [--workers 2] -o work/steadych
     .venv/bin/python benchmarks/steady_channel.py --datasets -o work/steadych   # the two training manifests
+    .venv/bin/python benchmarks/steady_channel.py --splits test val --max-iterations 500 -o work/steadych500
+    .venv/bin/python benchmarks/steady_channel.py --datasets --max-iterations 500 -o work/steadych500  # held-out file
 
 Why: simpleFoam at the mean inflow came within 5.9 / 9.0 % of the pulsatile TAWSS on two draft geometries
 (steady_vs_pulsatile.json), where the default channel 3 (Poiseuille-Dean from the centerlines) is ~40 % off and the
@@ -19,6 +21,11 @@ Writes benchmarks/results/steady_channel.json: per run the relative L2 error of 
 (the surrogate's ε; whole wall, on and off the sac, after one best scale factor) beside the Poiseuille-Dean channel 3
 and the shipped surrogate on the same run (its committed evaluations), per split the means, per stage the seconds.
 Resumable (OUT/records.json); a geometry runs in a process of its own.
+
+``--max-iterations`` other than the committed fields' 3,000 (e.g. inference's cfdgen.steady.CHANNEL_ITERATIONS):
+the JSON is steady_channel_<N>its.json and ``--datasets`` writes only OUT/channel3_heldout.h5, the held-out runs'
+fields at that budget, to score a model trained on the 3,000-iteration fields as inference feeds it
+(``iahemo evaluate --channel3``).
 """
 
 import argparse
@@ -45,6 +52,13 @@ SHIPPED = REPO / "cases"
 HELDOUT = MANIFEST.parent / "channel3_steady_heldout.h5"
 # the dataset's mesh level and config/dataset.yaml simulate.interpolation: the committed runs' own
 SETTINGS = ChannelSettings(level="draft", interpolation="linear")
+# the committed steady fields' iteration budget (SteadyConfig's); inference's: cfdgen.steady.CHANNEL_ITERATIONS
+DATASET_ITERATIONS = 3000
+ITERATIONS = DATASET_ITERATIONS  # this call's budget (--max-iterations)
+
+
+def results_name() -> str:
+    return "steady_channel.json" if ITERATIONS == DATASET_ITERATIONS else f"steady_channel_{ITERATIONS}its.json"
 
 
 def case_dir_of(case_id: str, out: Path) -> Path:
@@ -85,7 +99,7 @@ def one_geometry(case_id: str, samples: list[dict], out: Path) -> list[dict]:
         try:
             sample = read_sample(MANIFEST.parent / s["path"])
             bc = BoundaryConditions.from_dict(sample.provenance["bc_sample"])
-            shear = steady_shear_at(work / "mesh", work / "run", bc, sample.cloud.points, SETTINGS.solver())
+            shear = steady_shear_at(work / "mesh", work / "run", bc, sample.cloud.points, SETTINGS.solver(ITERATIONS))
             rec["seconds"]["solve"], rec["iterations"] = shear.solve_seconds, shear.iterations
             rec["converged"], rec["max_point_gap_mm"], tau = shear.converged, shear.max_gap_mm, shear.wss
             tawss = np.asarray(sample.cloud.fields["tawss"], dtype=np.float64)
@@ -114,7 +128,8 @@ def in_subprocess(case_id: str, samples: list[dict], out: Path, attempts: int = 
     job.parent.mkdir(parents=True, exist_ok=True)
     job.write_text(json.dumps(samples))
     for _ in range(attempts):
-        proc = subprocess.run([sys.executable, __file__, "--one", str(job), "-o", str(out)], capture_output=True)
+        cmd = [sys.executable, __file__, "--one", str(job), "-o", str(out), "--max-iterations", str(ITERATIONS)]
+        proc = subprocess.run(cmd, capture_output=True)
         if proc.returncode == 0:
             return json.loads(job.with_suffix(".done.json").read_text())
     reason = f"crashed (exit {proc.returncode}): {proc.stderr.decode(errors='replace')[-200:]}"
@@ -175,7 +190,7 @@ def shipped_errors() -> dict:
 
 
 def report(out: Path, records: list[dict], extra: dict) -> dict:
-    """benchmarks/results/steady_channel.json: per-split means over converged runs (and over all with a field),
+    """benchmarks/results/steady_channel[_<N>its].json: per-split means over converged runs (and over all with a field),
     per-stage median seconds, every run's record."""
     from cfdgen.atomic import write_json
 
@@ -207,6 +222,7 @@ def report(out: Path, records: list[dict], extra: dict) -> dict:
         "benchmark": "steady_channel",
         "dataset": str(MANIFEST.relative_to(REPO)),
         **SETTINGS.to_dict(),
+        "max_iterations": ITERATIONS,
         "runs_tried": len(records),
         "runs_ok": sum(r["status"] == "ok" for r in records),
         "runs_not_converged": sum(r["status"] == "ok" and not r.get("converged") for r in records),
@@ -219,7 +235,7 @@ def report(out: Path, records: list[dict], extra: dict) -> dict:
         "runs": records,
         "machine": machine(),
     }
-    write_json(REPO / "benchmarks" / "results" / "steady_channel.json", result)
+    write_json(REPO / "benchmarks" / "results" / results_name(), result)
     return result
 
 
@@ -231,7 +247,7 @@ def steady_field(out: Path, rec: dict) -> np.ndarray:
     return np.load(field)["wss_steady"]
 
 
-def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path, Path]:
+def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, ...]:
     """Two manifests over the same runs (those with a steady field): OUT/dataset, copies of the committed samples
     whose channel 3 (WSS_LOFI) is the steady wall shear, and OUT/baseline, the committed samples themselves; and
     HELDOUT, the validation and test runs' steady fields alone (surrogate.data.save_channel3)."""
@@ -244,6 +260,10 @@ def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path, Path]:
 
     lofi_name = f"fields/{dataset_name('wss_lofi')}"
     ok = {(r["case"], r["bc"]): r for r in records if r["status"] == "ok"}
+    held = {k: steady_field(out, r) for k, r in ok.items() if r["split"] in ("val", "test")}
+    source = {"model": steady.LOFI_MODEL, **SETTINGS.to_dict()}
+    if ITERATIONS != DATASET_ITERATIONS:  # inference's budget: the held-out fields alone, to score a model with
+        return (save_channel3(out / "channel3_heldout.h5", held, source),)
     manifest = json.loads(MANIFEST.read_text())
     kept = [s for s in manifest["samples"] if (s["case_id"], s["bc_sample"]) in ok]
     dataset, baseline = out / "dataset", out / "baseline"
@@ -272,8 +292,7 @@ def channel_datasets(out: Path, records: list[dict]) -> tuple[Path, Path, Path]:
     absolute = [s | {"path": str(MANIFEST.parent / s["path"])} for s in kept]
     write_json(baseline / "manifest.json", manifest | {"samples": absolute, "n_samples": len(kept),
                "paths_relative_to": "absolute", "description": f"{note}; channel 3 as committed"})  # fmt: skip
-    held = {k: steady_field(out, r) for k, r in ok.items() if r["split"] in ("val", "test")}
-    save_channel3(HELDOUT, held, {"model": steady.LOFI_MODEL, **SETTINGS.to_dict()})
+    save_channel3(HELDOUT, held, source)
     return dataset / "manifest.json", baseline / "manifest.json", HELDOUT
 
 
@@ -284,11 +303,14 @@ def main() -> None:
     ap.add_argument("-o", "--out", default="work/steadych")
     ap.add_argument("--datasets", action="store_true", help="only write the two training manifests from OUT")
     ap.add_argument("--report", action="store_true", help="only score the fields in OUT and write the JSON")
+    ap.add_argument("--max-iterations", type=int, default=DATASET_ITERATIONS, help="simpleFoam's iteration budget")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # a job file of one geometry's samples (in_subprocess)
     args = ap.parse_args()
 
     from cfdgen.atomic import write_json
 
+    global ITERATIONS
+    ITERATIONS = args.max_iterations
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if args.one:

@@ -123,6 +123,7 @@ class WallInputs:
     morphology: dict[str, float]
     notes: tuple[str, ...]  # defaults used, geometry remarks
     geometry_dir: Path
+    prep: object = None  # cfdgen.prepare.PreparedGeometry (without remeshing): a steady channel 3 meshes from it
 
 
 def _outward(cloud: PointCloud, geometry_dir: Path, openings: Openings) -> PointCloud:
@@ -164,4 +165,4 @@ def surface_inputs(
     m_vec, m_names = morphology_vector(morph)
     inputs = SampleInputs(m_vec, m_names, bc.to_vector(), list(bc.names()))
     notes = (*prep.notes, *bc.notes, f"low-fidelity WSS along {source}")
-    return WallInputs(cloud, inputs, bc, morph, notes, geometry_dir)
+    return WallInputs(cloud, inputs, bc, morph, notes, geometry_dir, prep)

@@ -187,7 +187,8 @@ def _on_surface(surface: pv.PolyData, points: np.ndarray, values: np.ndarray) ->
 def channel3_inputs(model: SurrogateModel, surface: str | Path, case, inp: WallInputs) -> tuple[np.ndarray, dict]:
     """Channel 3 as the model was trained with it, and what was done to get it: the closed-form estimate that
     ``inp`` carries, or a steady solve of the surface under the inputs' BCs with the training samples' mesh level
-    and interpolation (~1 min of one core: a mesh and a simpleFoam run)."""
+    and interpolation (~40 s of one core: the inputs' geometry remeshed and meshed, simpleFoam for at most
+    cfdgen.steady.CHANNEL_ITERATIONS iterations)."""
     import tempfile
 
     from cfdgen import lofi, steady
@@ -199,7 +200,7 @@ def channel3_inputs(model: SurrogateModel, surface: str | Path, case, inp: WallI
         raise IahemoError(f"the model reads channel 3 from {source['model']!r}, which this code cannot compute")
     settings = steady.ChannelSettings.from_dict(source)
     with tempfile.TemporaryDirectory(prefix="iahemo-steady-") as work:
-        shear = steady.steady_channel(surface, case, inp.bc, inp.cloud.points, work, settings)
+        shear = steady.steady_channel(surface, case, inp.bc, inp.cloud.points, work, settings, inp.prep)
     return shear.wss, {**source, **shear.record()}
 
 

@@ -128,3 +128,16 @@ def test_steady_channel_model_scores_on_the_committed_heldout_fields(tmp_path):
     assert h["osi_mae"] == pytest.approx(recorded["osi_mae"], abs=0.0005)
     assert h["baseline_lofi_tawss_rel_l2"] == pytest.approx(0.103, abs=0.002)  # the steady field alone
     assert h["tawss_rel_l2"] <= 0.10
+
+
+def test_steady_region_model_scores_on_the_committed_heldout_fields():
+    """The region model shipped for the steady-channel pair, re-scored on the committed test runs (the steady model's
+    fields from the committed steady channel 3; labels from the CFD fields): its recorded IoU, learned and rule."""
+    from surrogate.data import load_clouds, with_channel3
+    from surrogate.region_net import score_region_model
+
+    rm = load_region_model(MODELS / "regions_steady.pt")
+    clouds = with_channel3([c for c in load_clouds(DATASET) if c.split == "test"], STEADY_HELDOUT)
+    _, summary = score_region_model(rm, load_model(STEADY_MODEL), clouds)
+    for key, value in rm.metrics["summary"].items():
+        assert summary[key] == pytest.approx(value, abs=0.02), key  # fields in half precision here

@@ -693,13 +693,16 @@ def test_mean_wss_vector_composed_along_channel_3(pipes, tmp_path):
 @pytest.mark.skipif(shutil.which("simpleFoam") is None, reason="OpenFOAM is not installed")
 def test_predict_runs_the_steady_solve_a_steady_channel_model_reads(pipes, tmp_path):
     """`iahemo predict` with a model trained on steady channel 3 meshes the surface and solves it as the training
-    samples were (level, interpolation), and says what it did."""
+    samples were (level, interpolation), within inference's iteration budget, and says what it did. The mesh is made
+    from the geometry predict prepared (cfdgen.prepare.for_meshing), not prepared again: it must be the draft mesh
+    that meshing the surface from scratch gives (8,527 cells: benchmarks/results/surrogate_speed.json)."""
     import pyvista as pv
 
     from cfdgen.pointcloud import dataset_name
+    from cfdgen.steady import CHANNEL_ITERATIONS
     from iahemo.cli import main
 
-    channel3 = STEADY_CHANNEL | {"interpolation": "skewCorrected linear"}  # converges here in ~500 iterations
+    channel3 = STEADY_CHANNEL | {"interpolation": "skewCorrected linear"}
     model_path = save_model(replace(pipes[1], channel3=channel3), tmp_path / "steady.pt")
     case = ROOT / "cases" / "syn1_000"
     argv = ["predict", str(case / "surface.vtp"), "--case", str(case / "case.yaml"), "--model", str(model_path),
@@ -708,7 +711,9 @@ def test_predict_runs_the_steady_solve_a_steady_channel_model_reads(pipes, tmp_p
     result = json.loads((tmp_path / "pred" / "prediction.json").read_text())
     ch3 = result["channel3"]
     assert {k: ch3[k] for k in channel3} == channel3
-    assert ch3["converged"] and ch3["iterations"] > 10
+    # skew-corrected, this case meets the residual controls at ~500 iterations: within the budget or just at it
+    assert 400 < ch3["iterations"] <= ch3["max_iterations"] == CHANNEL_ITERATIONS
+    assert ch3["cells"] == 8527
     assert ch3["max_gap_mm"] < 0.5  # the cloud's wall (not remeshed) lies within a cell of the meshed wall
     assert result["timing_s"]["channel3"] > 1.0
     vtp = pv.read(tmp_path / "pred" / "prediction.vtp")

@@ -49,7 +49,7 @@ rule train_regions:
         model=f"{MODEL_DIR}/regions.pt",
         report=f"{MODEL_DIR}/regions.json",
     params:
-        epochs=config.get("surrogate", {}).get("region_epochs", 30),
+        epochs=config.get("surrogate", {}).get("region_epochs", 80),
     log:
         f"{RESULTS}/logs/train_regions.log",
     benchmark:
