@@ -50,7 +50,7 @@ def channel3_words(channel3: dict) -> str:
     if channel3.get("model") == steady.LOFI_MODEL:
         return (
             f"WSS vector of a steady CFD solve (simpleFoam at the mean inflow, {channel3.get('level')} mesh, "
-            f"{channel3.get('interpolation')} interpolation), which prediction runs too (~1 min of one core)"
+            f"{channel3.get('interpolation')} interpolation), which prediction runs too (~30 s of one core)"
         )
     return "Poiseuille-Dean WSS vector (from centerlines, local radius and the measured flow)"
 

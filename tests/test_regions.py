@@ -51,3 +51,26 @@ def test_iou():
     assert iou(a, b, 1) == pytest.approx(0.5)
     assert iou(a, b, 2) == pytest.approx(0.5)
     assert iou(np.zeros(3), np.zeros(3), 1) is None
+
+
+def test_region_network_sees_the_rules_label_one_hot():
+    """The learned region model's optional input: the rule's label on the given fields, one column per category
+    (the same labels label_regions gives), appended to the 7 features older region models were trained on."""
+    from surrogate.region_net import N_FEATS, N_RULE, point_features
+
+    pts = plane()
+    sac = pts[:, 1] > 1.5
+    tawss = np.where(sac, 0.05, 1.0)
+    tawss[sac & (pts[:, 0] > 2.0)] = 1.0 + pts[sac & (pts[:, 0] > 2.0), 0]
+    osi = np.where(sac & (pts[:, 0] < 1.0), 0.3, 0.0)
+    fields = {"tawss": tawss, "osi": osi, "wss_mean": np.tile([1.0, 0.0, 0.0], (len(pts), 1))}
+    normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
+    plain = point_features(pts, normals, sac, fields, 1.0, RegionConfig())
+    with_rule = point_features(pts, normals, sac, fields, 1.0, RegionConfig(), rule_inputs=True)
+    assert plain.shape == (len(pts), N_FEATS) and with_rule.shape == (len(pts), N_FEATS + N_RULE)
+    np.testing.assert_array_equal(with_rule[:, :N_FEATS], plain)
+    labels = label_regions(pts, sac, tawss, osi, fields["wss_mean"], 1.0)
+    for k in range(1, len(CATEGORIES)):
+        np.testing.assert_array_equal(with_rule[:, N_FEATS + k - 1], labels == k)
+    assert with_rule[:, N_FEATS:].sum() == np.count_nonzero(labels)  # both labels present, one column each
+    assert np.count_nonzero(labels == 1) and np.count_nonzero(labels == 2)
