@@ -31,7 +31,7 @@ from cfdgen.bc import BoundaryConditions
 from cfdgen.errors import ConfigError, IahemoError, RunStopped
 from cfdgen.foam_case import boundary_p, boundary_u, flow_rate_functions, num
 from cfdgen.foam_run import DivergenceConfig, run_solver
-from cfdgen.prepare import mesh_case, read_openings
+from cfdgen.prepare import PreparedGeometry, for_meshing, mesh_case, read_openings
 from cfdgen.simulate import (
     INTERPOLATIONS,
     PARTIAL,
@@ -257,13 +257,11 @@ class ChannelSettings:
 
 def steady_channel(
     surface: str | Path, case, bc: BoundaryConditions, points: np.ndarray, work_dir: str | Path,
-    settings: ChannelSettings = ChannelSettings(), prep=None, max_iterations: int = CHANNEL_ITERATIONS,
+    settings: ChannelSettings = ChannelSettings(), prep: PreparedGeometry | None = None,
 ) -> SteadyShear:  # fmt: skip
     """Mesh ``surface`` at the settings' level and read its steady wall shear under ``bc`` at ``points`` (channel 3
-    of a surrogate trained on steady fields); ``work_dir`` gets mesh/ and run/. ``prep``: the surface's geometry as
-    inference prepared it (cfdgen.prepare.PreparedGeometry, without remeshing): reused rather than prepared again."""
-    from cfdgen.prepare import for_meshing
-
+    of a surrogate trained on steady fields) within inference's budget of CHANNEL_ITERATIONS; ``work_dir`` gets mesh/
+    and run/. ``prep``: the surface's geometry as inference prepared it (without remeshing): reused, not redone."""
     work = Path(work_dir)
     mesh_case(surface, work / "mesh", settings.level, case, prep=for_meshing(prep) if prep is not None else None)
-    return steady_shear_at(work / "mesh", work / "run", bc, points, settings.solver(max_iterations))
+    return steady_shear_at(work / "mesh", work / "run", bc, points, settings.solver())

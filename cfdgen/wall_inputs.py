@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyvista as pv
@@ -22,6 +23,9 @@ from cfdgen.centerline import RADIUS_ARRAY, Centerline
 from cfdgen.lofi import CenterlineFlow, branch_flows, lofi_wss, outlet_fractions
 from cfdgen.pointcloud import PointCloud, SampleInputs, morphology_vector, sample_wall
 from cfdgen.wall_context import wall_context
+
+if TYPE_CHECKING:  # at run time prepare is imported where it is used (surface_inputs)
+    from cfdgen.prepare import PreparedGeometry
 
 F = registry.FIELDS
 Openings = dict[str, tuple[np.ndarray, float]]  # patch → (centroid mm, area mm²)
@@ -123,7 +127,7 @@ class WallInputs:
     morphology: dict[str, float]
     notes: tuple[str, ...]  # defaults used, geometry remarks
     geometry_dir: Path
-    prep: object = None  # cfdgen.prepare.PreparedGeometry (without remeshing): a steady channel 3 meshes from it
+    prep: PreparedGeometry | None = None  # without remeshing; a steady channel 3 meshes from it (for_meshing)
 
 
 def _outward(cloud: PointCloud, geometry_dir: Path, openings: Openings) -> PointCloud:

@@ -187,7 +187,7 @@ def _on_surface(surface: pv.PolyData, points: np.ndarray, values: np.ndarray) ->
 def channel3_inputs(model: SurrogateModel, surface: str | Path, case, inp: WallInputs) -> tuple[np.ndarray, dict]:
     """Channel 3 as the model was trained with it, and what was done to get it: the closed-form estimate that
     ``inp`` carries, or a steady solve of the surface under the inputs' BCs with the training samples' mesh level
-    and interpolation (~40 s of one core: the inputs' geometry remeshed and meshed, simpleFoam for at most
+    and interpolation (~30 s of one core: the inputs' geometry remeshed and meshed, simpleFoam for at most
     cfdgen.steady.CHANNEL_ITERATIONS iterations)."""
     import tempfile
 
