@@ -74,3 +74,37 @@ def test_region_network_sees_the_rules_label_one_hot():
         np.testing.assert_array_equal(with_rule[:, N_FEATS + k - 1], labels == k)
     assert with_rule[:, N_FEATS:].sum() == np.count_nonzero(labels)  # both labels present, one column each
     assert np.count_nonzero(labels == 1) and np.count_nonzero(labels == 2)
+
+
+def test_decision_offsets_undo_a_network_that_marks_too_much():
+    """fit_offsets on hand-made scores: a network that marks impingement on twice the labelled area (IoU 0.5) gets
+    the smallest offset that removes the excess (IoU 1); a category it already gets right keeps offset 0; runs without
+    a sac leave every offset at 0."""
+    from types import SimpleNamespace
+
+    from surrogate.region_net import fit_offsets
+
+    n = 100
+    truth = np.zeros(n, dtype=np.int64)
+    truth[:10], truth[50:55] = 2, 1
+    logits = np.full((n, len(CATEGORIES)), -5.0)
+    logits[:, 0] = 0.0
+    logits[:10, 2], logits[10:20, 2] = 2.0, 0.7  # the excess scores 0.7 over "none"
+    logits[50:55, 1] = 1.0
+
+    class Scores:
+        offsets = (0.0,) * len(CATEGORIES)
+
+        def scores(self, points, normals, sac, fields, parent_diameter):
+            return logits
+
+    def example(sac):
+        cloud = SimpleNamespace(points=np.zeros((n, 3)), normals=np.zeros((n, 3)), sac=sac)
+        return SimpleNamespace(cloud=cloud, fields={}, parent_diameter=1.0, truth=truth * sac)
+
+    assert iou(logits.argmax(-1), truth, 2) == 0.5
+    offsets = fit_offsets(Scores(), [example(np.ones(n, dtype=bool))])
+    assert offsets == (0.0, 0.0, -0.75)  # the grid's first step below -0.7
+    labels = (logits + np.asarray(offsets)).argmax(-1)
+    assert iou(labels, truth, 2) == 1.0 and iou(labels, truth, 1) == 1.0
+    assert fit_offsets(Scores(), [example(np.zeros(n, dtype=bool))]) == (0.0, 0.0, 0.0)
