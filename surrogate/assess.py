@@ -227,7 +227,7 @@ def assess(
                 },
                 "regions": None  # read only where there is a sac to mark
                 if region_info is None
-                else {"file": str(region_file), "sha256": file_sha256(region_file)},
+                else {"file": str(region_file), "sha256": file_sha256(region_file), "held_out_iou": rm.held_out_iou()},
                 "risk": {
                     "file": str(cfg.risk_model or DEFAULT_RISK_MODEL),
                     "demonstration": bool(risk_model.demonstration),

@@ -86,6 +86,11 @@ class RegionModel:
     def rule_inputs(self) -> bool:
         return self.net.cfg.in_point == N_FEATS + N_RULE
 
+    def held_out_iou(self) -> dict[str, float | None]:
+        """Per category, the IoU against the CFD's labels that training measured on its test runs (None: absent)."""
+        summary = self.metrics.get("summary") or {}
+        return {name: summary.get(f"learned_iou_{name}") for name in CATEGORIES[1:]}
+
     @torch.no_grad()
     def scores(self, points, normals, sac, fields, parent_diameter) -> np.ndarray:
         """The network's per-point logits (n, len(CATEGORIES)), without the offsets."""

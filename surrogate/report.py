@@ -72,6 +72,7 @@ MODEL_LABELS = {
     "trained_on": "trained on",
     "demonstration": "demonstration model",
     "label_source": "labels",
+    "held_out_iou": "IoU against CFD-derived labels, held-out synthetic geometries",
 }
 # Suffixes of the BC vector names (cfdgen.bc.BoundaryConditions.names) that carry the SI unit; longest first.
 BC_UNITS = (("_m3_s", "m³/s"), ("_pa_s", "Pa·s"), ("_kg_m3", "kg/m³"), ("_pa", "Pa"), ("_s", "s"))
@@ -343,7 +344,7 @@ def _provenance(a: Mapping, scrub: Callable[[Any], str]) -> dict:
             v = m[key]
             if isinstance(v, Mapping):
                 rows += [
-                    {"label": f"{_words(key)}: {k}", "value": scrub(fmt_number(x))}
+                    {"label": f"{_words(key, MODEL_LABELS)}: {_words(k, REGION_LABELS)}", "value": scrub(fmt_number(x))}
                     for k, x in _flatten(v)
                     if isinstance(x, numbers.Number)
                 ]

@@ -95,6 +95,7 @@ def full(tmp_path) -> dict:
                 "trained_on": "synthetic cohort of 400 geometries",
                 "test_metrics": {"tawss_rel_l2": 0.08, "sac": {"lsa_abs": 0.03}},
             },
+            "regions": {"file": "regions.pt", "held_out_iou": {"low_wss_high_osi": 0.19, "impingement": 0.709}},
             "risk": {"file": "risk_model.json", "demonstration": True, "label_source": "synthetic: published effects"},
         },
         "figures": {
@@ -153,6 +154,8 @@ def test_full_report(full, tmp_path):
     assert text.count("data:image/png;base64,") == 2
     assert "5.3 %" in text and "70.0 %" in text and "12.0 %" in text  # 5-year risk, distribution, risk region
     assert 'class="stack"' in text and "width: 70.0%" in text
+    # how far to trust the regions: the region model's held-out IoU, per category, in words
+    assert "IoU against CFD-derived labels, held-out synthetic geometries: flow impingement" in text and "0.709" in text
     # privacy: no case id (also not inside paths), no patient fields the scores do not use
     assert CASE_ID.lower() not in text.lower()
     assert f"cases/{full['pseudonym']}/surface.vtp" in text

@@ -771,6 +771,7 @@ def test_assess_shipped_case_end_to_end(assess_models, tmp_path):
     assert on_disk["morphology"]["values"]["size"] == pytest.approx(11.19, rel=0.1)
     assert set(on_disk["hemodynamics"]) == {"sac_tawss", "sac_ntawss", "sac_osi_max", "lsa"}
     assert on_disk["out_of_distribution"] is True and on_disk["models"]["risk"]["demonstration"] is True
+    assert set(on_disk["models"]["regions"]["held_out_iou"]) == {"low_wss_high_osi", "impingement"}
     html = (tmp_path / "a" / "report.html").read_text()
     assert on_disk["pseudonym"] in html and "syn1_000" not in html and "demonstration model" in html
     assert (tmp_path / "a" / "report.pdf").read_bytes()[:4] == b"%PDF"
