@@ -26,18 +26,18 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", default=str(REPO / "cases" / "syn1_000"))
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--steady", action="store_true", help="the steady-channel model and its region model")
+    ap.add_argument("--steady", action="store_true", help="the steady-channel pair (iahemo assess --accurate)")
     args = ap.parse_args()
 
     from cfdgen.atomic import write_json
     from cfdgen.case import load_case
-    from surrogate.assess import AssessConfig, assess
+    from surrogate.assess import ACCURATE_REGION_MODEL, AssessConfig, assess
+    from surrogate.predict import ACCURATE_MODEL
 
     case = load_case(args.case)
     cfg = AssessConfig()
     if args.steady:
-        models = REPO / "surrogate" / "models"
-        cfg = AssessConfig(model=str(models / "hemodynamics_steady.pt"), region_model=str(models / "regions_steady.pt"))
+        cfg = AssessConfig(model=str(ACCURATE_MODEL), region_model=str(ACCURATE_REGION_MODEL))
     times, last = [], None
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:

@@ -10,9 +10,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cfdgen import __version__
 from cfdgen.errors import ConfigError, IahemoError
+
+if TYPE_CHECKING:
+    from surrogate.assess import AssessConfig
+
+HELP_ACCURATE = (
+    "the shipped steady-channel models (a steady OpenFOAM solve of the surface as an input): TAWSS error 6.5 %% "
+    "instead of 20 %%, impingement regions IoU 0.71 instead of 0.24, at ~30-40 s per case instead of seconds"
+)
 
 
 class SolverFailed(IahemoError):
@@ -296,7 +305,7 @@ def _cmd_predict(args) -> int:
     from surrogate.predict import predict_surface
 
     case = load_case(args.case) if args.case else None
-    r = predict_surface(args.surface, case, args.out, args.model, n_points=args.points)
+    r = predict_surface(args.surface, case, args.out, _models(args)[0], n_points=args.points)
     for note in r["notes"]:
         print(f"note: {note}")
     sac = r["sac"]
@@ -315,10 +324,30 @@ def _cmd_predict(args) -> int:
     return 0
 
 
-def _cmd_assess(args) -> int:
-    from surrogate.assess import AssessConfig, assess_command
+def _models(args) -> tuple[str | None, str | None]:
+    """(--model, --region-model), or the shipped steady-channel pair for --accurate (not both)."""
+    from surrogate.assess import ACCURATE_REGION_MODEL
+    from surrogate.predict import ACCURATE_MODEL
 
-    cfg = AssessConfig(bc_samples=args.bc_samples, model=args.model, region_model=args.region_model)
+    model, regions = getattr(args, "model", None), getattr(args, "region_model", None)
+    if not args.accurate:
+        return model, regions
+    if model or regions:
+        raise IahemoError("--accurate chooses the models itself: leave out --model and --region-model")
+    return str(ACCURATE_MODEL), str(ACCURATE_REGION_MODEL)
+
+
+def _assess_config(args, **options) -> AssessConfig:
+    from surrogate.assess import AssessConfig
+
+    model, regions = _models(args)
+    return AssessConfig(bc_samples=args.bc_samples, model=model, region_model=regions, **options)
+
+
+def _cmd_assess(args) -> int:
+    from surrogate.assess import assess_command
+
+    cfg = _assess_config(args)
     a = assess_command(args.source, args.case, args.out, cfg)
     for note in a["messages"]:
         print(f"note: {note}")
@@ -440,12 +469,11 @@ def _cmd_user_add(args) -> int:
 
 
 def _cmd_assess_batch(args) -> int:
-    from surrogate.assess import AssessConfig
     from surrogate.service.batch import run_batch
     from surrogate.service.compute import ComputeConfig
 
     compute = ComputeConfig(scheduler=args.scheduler, workers=args.workers)
-    r = run_batch(args.sources, args.out, compute, AssessConfig(bc_samples=args.bc_samples, points=args.points))
+    r = run_batch(args.sources, args.out, compute, _assess_config(args, points=args.points))
     print(f"{r['done']} done, {r['failed']} failed in {r['wall_time_s']:.0f} s -> {Path(args.out) / 'batch.json'}")
     return 0 if r["failed"] == 0 else 2
 
@@ -586,6 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("surface", help="STL, VTP, VTK, OBJ or PLY lumen surface")
     p.add_argument("--case", default=None, help="case.yaml with the measurements (population defaults without)")
     p.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    p.add_argument("--accurate", action="store_true", help=HELP_ACCURATE)
     p.add_argument("--points", type=int, default=16384, help="wall points (default 16384)")
     p.add_argument("-o", "--out", required=True, help="output folder (prediction.vtp/.json/.png)")
     p.set_defaults(func=_cmd_predict)
@@ -597,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--region-model", default=None, help="high-risk-region model made on that surrogate's output (default: shipped)"
     )
+    p.add_argument("--accurate", action="store_true", help=HELP_ACCURATE)
     p.add_argument("--bc-samples", type=int, default=8, help="BC uncertainty samples (default 8)")
     p.add_argument("-o", "--out", required=True, help="output folder (report.html/.pdf, result.vtp, assessment.json)")
     p.set_defaults(func=_cmd_assess)
@@ -673,6 +703,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", help="case folders, case.yaml files, or surface/image files")
     p.add_argument("--scheduler", default=None, help="dask scheduler address (default: a local cluster)")
     p.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    p.add_argument("--accurate", action="store_true", help=HELP_ACCURATE)
     p.add_argument("--bc-samples", type=int, default=8, help="BC uncertainty samples (default 8)")
     p.add_argument("--points", type=int, default=8192, help="surrogate wall points (default 8192)")
     p.add_argument("-o", "--out", required=True, help="OUT/<case id>/ per case and OUT/batch.json")

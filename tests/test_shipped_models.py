@@ -144,3 +144,22 @@ def test_steady_region_model_scores_on_the_committed_heldout_fields():
     for key, value in rm.metrics["summary"].items():
         assert summary[key] == pytest.approx(value, abs=0.02), key  # fields in half precision here
     assert summary["learned_iou_impingement"] >= 0.7  # issue 8's goal (0.709 here; 0.190 for low WSS + high OSI)
+
+
+def test_accurate_option_picks_the_shipped_steady_pair(tmp_path, capsys):
+    """`--accurate` (predict, assess, assess-batch) means the steady-channel model and the region model made on its
+    output — the pair whose IoU the test above asserts — and refuses a model named beside it."""
+    from argparse import Namespace
+
+    from cfdgen import steady
+    from iahemo.cli import _models, main
+
+    model, regions = _models(Namespace(accurate=True, model=None, region_model=None))
+    assert load_model(model).channel3["model"] == steady.LOFI_MODEL
+    assert load_region_model(regions).held_out_iou()["impingement"] >= 0.7
+    assert _models(Namespace(accurate=False, model="m.pt", region_model=None)) == ("m.pt", None)
+    case = REPO / "cases" / "syn1_000"
+    argv = ["assess", str(case / "surface.vtp"), "--accurate", "--model", str(MODELS / "hemodynamics.pt")]
+    assert main([*argv, "-o", str(tmp_path / "a")]) == 2
+    assert "--accurate chooses the models itself" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
