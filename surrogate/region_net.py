@@ -168,9 +168,8 @@ def fit_offsets(rm: RegionModel, examples: list[_Example]) -> tuple[float, ...]:
     offsets undo it without retraining."""
     graded = [(rm.scores(e.cloud.points, e.cloud.normals, e.cloud.sac, e.fields, e.parent_diameter)[s], e.truth[s])
               for e in examples if (s := e.cloud.sac.astype(bool)).any()]  # fmt: skip
-    best, best_key = tuple(rm.offsets), None
-    for b in itertools.product(OFFSET_GRID, repeat=len(CATEGORIES) - 1):
-        offsets = (0.0, *map(float, b))
+
+    def mean_iou(offsets: tuple[float, ...]) -> float:
         per_category = [[] for _ in CATEGORIES[1:]]
         for logits, truth in graded:
             labels = (logits + np.asarray(offsets)).argmax(-1)
@@ -178,10 +177,10 @@ def fit_offsets(rm: RegionModel, examples: list[_Example]) -> tuple[float, ...]:
                 if (v := iou(labels, truth, k)) is not None:
                     vals.append(v)
         means = [np.mean(v) for v in per_category if v]
-        key = (-float(np.mean(means)) if means else 0.0, sum(map(abs, offsets)))
-        if best_key is None or key < best_key:
-            best, best_key = offsets, key
-    return best
+        return float(np.mean(means)) if means else 0.0
+
+    candidates = [(0.0, *map(float, b)) for b in itertools.product(OFFSET_GRID, repeat=len(CATEGORIES) - 1)]
+    return min(candidates, key=lambda o: (-mean_iou(o), sum(map(abs, o))))
 
 
 def _mean_iou(summary: dict) -> float:
@@ -196,9 +195,9 @@ def train_region_model(
 ) -> tuple[RegionModel, dict]:
     """Fit on the train split (inputs from the surrogate, labels from CFD) under a cosine schedule and keep the last
     epoch; record the validation split's mean IoU per epoch; fit the decision offsets on the validation split;
-    evaluate IoU on the test split. Why the last epoch: at
-    a constant rate the validation IoU jumped by up to 0.2 between epochs (0.14-0.44), under the schedule it settles
-    (0.36-0.38 over the last 20 of 80 epochs): the best single epoch on ~25 validation runs is a lucky draw."""
+    evaluate IoU on the test split. Why the last epoch: at a constant rate the validation IoU jumped by up to 0.2
+    between epochs (0.14-0.44), under the schedule it settles (0.36-0.38 over the last 20 of 80 epochs): the best
+    single epoch on ~25 validation runs is a lucky draw."""
     cfg = cfg or RegionTrainConfig()
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -266,7 +265,7 @@ def calibrate_region_model(
     rm: RegionModel, model: SurrogateModel, clouds: list[Cloud], progress: bool = False
 ) -> tuple[RegionModel, dict]:
     """Refit the offsets of a trained region model on ``model``'s output for the validation runs of ``clouds`` and
-    re-score it on the test runs — no retraining (how the region models trained before Dec 7 got theirs)."""
+    re-score it on the test runs — no retraining (how the shipped models of session 30 got theirs)."""
     cfg = RegionTrainConfig(rule_inputs=rm.rule_inputs, regions=rm.cfg)
     val, test = (_examples(model, [c for c in clouds if c.split == sp], cfg, progress) for sp in ("val", "test"))
     return rm, _calibrate(rm, val, test)
