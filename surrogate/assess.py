@@ -31,7 +31,7 @@ from surrogate.predict import DEFAULT_MODEL, _on_surface, channel3_inputs, draw_
 MODELS = Path(__file__).resolve().parent / "models"
 DEFAULT_REGION_MODEL = MODELS / "regions.pt"
 # made on predict.ACCURATE_MODEL's output; the pair: TAWSS ε 6.5 % and impingement IoU 0.71 on held-out geometries
-# against the default pair's 20 % and 0.24, at ~40 s per case instead of ~8 s (README, "Risk")
+# against the default pair's 20 % and 0.24, at 36 s per case instead of 8 s (README, "Performance")
 ACCURATE_REGION_MODEL = MODELS / "regions_steady.pt"
 DEFAULT_RISK_MODEL = MODELS / "risk_model.json"
 DISCLAIMER = (
