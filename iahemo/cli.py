@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 HELP_ACCURATE = (
     "the shipped steady-channel models (a steady OpenFOAM solve of the surface as an input): TAWSS error 6.5 %% "
-    "instead of 20 %%, impingement regions IoU 0.71 instead of 0.24, at ~30-40 s per case instead of seconds"
+    "instead of 20 %%, impingement regions IoU 0.71 instead of 0.24, at 30-36 s per case (predict, assess) "
+    "instead of 0.2-8 s"
 )
 
 
