@@ -51,7 +51,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 120.0) -> Server:
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> Server:
+        """Start and wait for /health. The port is one the OS had free a moment ago, in the ephemeral range the
+        server's dask cluster also draws its ports from (it starts before the HTTP socket is bound): when dask took
+        it first ("address already in use", seen once in session 31), start again on another port."""
         import httpx
 
         self.log = self.log_path.open("a")
@@ -60,7 +63,13 @@ class Server:
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+                text = self.log_path.read_text()
+                if "address already in use" in text.rsplit("Started server process", 1)[-1] and attempts > 1:
+                    self.kill()
+                    self.port = free_port()
+                    self.url = f"http://127.0.0.1:{self.port}"
+                    return self.start(timeout, attempts - 1)
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {text[-3000:]}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
                     return self
