@@ -33,6 +33,7 @@ KIND = "iahemo.region_model"
 N_FEATS = 7  # normals 3, log nTAWSS, OSI, streamwise gradient, sac
 N_RULE = len(CATEGORIES) - 1  # the rule's label, one-hot without "none"
 OFFSET_GRID = np.arange(-3.0, 3.01, 0.25)  # per-category decision offsets tried, in log-probability units
+NO_OFFSETS = (0.0,) * len(CATEGORIES)  # region models made before the offsets existed, and runs without validation
 SPLITS = ("train", "val", "test")
 SMALL = {
     "centroids": (256, 64),
@@ -80,7 +81,7 @@ class RegionModel:
     coord_scale: float
     cfg: RegionConfig
     metrics: dict
-    offsets: tuple[float, ...] = (0.0,) * len(CATEGORIES)  # added to the scores before the largest is taken
+    offsets: tuple[float, ...] = NO_OFFSETS  # added to the scores before the largest is taken
 
     @property
     def rule_inputs(self) -> bool:
@@ -144,11 +145,14 @@ def _score(rm: RegionModel, examples: list[_Example]) -> tuple[list[dict], dict]
             }
         )
 
-    def mean(key: str) -> float | None:
-        vals = [r[key] for r in rows if r[key] is not None]
-        return float(np.mean(vals)) if vals else None
+    keys = [k for k in (rows[0] if rows else {}) if k.endswith(tuple(CATEGORIES[1:]) + ("any",))]
+    return rows, {k: _mean_defined([r[k] for r in rows]) for k in keys}
 
-    return rows, {k: mean(k) for k in (rows[0] if rows else {}) if k.endswith(tuple(CATEGORIES[1:]) + ("any",))}
+
+def _mean_defined(values: list[float | None]) -> float | None:
+    """Mean over the runs where the IoU is defined (the category appears in the labels or the prediction)."""
+    vals = [v for v in values if v is not None]
+    return float(np.mean(vals)) if vals else None
 
 
 def score_region_model(
@@ -164,20 +168,15 @@ def fit_offsets(rm: RegionModel, examples: list[_Example]) -> tuple[float, ...]:
     """Per-category offsets (OFFSET_GRID, "none" fixed at 0) that maximise the mean IoU over ``examples`` — the
     validation runs; ties go to the smallest offsets. Why: the loss weights the rare categories up (their areas are a
     few % of the sac) so that they are learned at all, which leaves the network marking more area than the labels
-    have (impingement 4.9 % of the sac on the validation runs against 3.2 %, session 31); IoU punishes that, and the
-    offsets undo it without retraining."""
+    have (impingement 4.9 % of the sac on the validation runs against 3.2 %; a one-off count, session 31); IoU
+    punishes that, and the offsets undo it without retraining."""
     graded = [(rm.scores(e.cloud.points, e.cloud.normals, e.cloud.sac, e.fields, e.parent_diameter)[s], e.truth[s])
               for e in examples if (s := e.cloud.sac.astype(bool)).any()]  # fmt: skip
 
     def mean_iou(offsets: tuple[float, ...]) -> float:
-        per_category = [[] for _ in CATEGORIES[1:]]
-        for logits, truth in graded:
-            labels = (logits + np.asarray(offsets)).argmax(-1)
-            for k, vals in enumerate(per_category, start=1):
-                if (v := iou(labels, truth, k)) is not None:
-                    vals.append(v)
-        means = [np.mean(v) for v in per_category if v]
-        return float(np.mean(means)) if means else 0.0
+        labels = [(logits + np.asarray(offsets)).argmax(-1) for logits, _ in graded]
+        per_run = [[iou(lab, truth, k) for lab, (_, truth) in zip(labels, graded)] for k in range(1, len(CATEGORIES))]
+        return _mean_iou({f"learned_iou_{n}": _mean_defined(v) for n, v in zip(CATEGORIES[1:], per_run)})
 
     candidates = [(0.0, *map(float, b)) for b in itertools.product(OFFSET_GRID, repeat=len(CATEGORIES) - 1)]
     return min(candidates, key=lambda o: (-mean_iou(o), sum(map(abs, o))))
@@ -250,7 +249,7 @@ def train_region_model(
 def _calibrate(rm: RegionModel, val: list[_Example], test: list[_Example]) -> dict:
     """Fit the offsets on ``val`` (kept at zero without validation runs), score ``test``; the model's metrics
     record both, the report adds the test runs one by one."""
-    rm.offsets = (0.0,) * len(CATEGORIES)
+    rm.offsets = NO_OFFSETS
     val_before = _score(rm, val)[1] if val else None
     if val:
         rm.offsets = fit_offsets(rm, val)
@@ -288,7 +287,7 @@ def load_region_model(path: str | Path) -> RegionModel:
     payload = read_payload(path, KIND, "region model")
     net = PointNetPP(PointNetConfig.from_dict(payload["config"]))
     net.load_state_dict(payload["state"])
-    offsets = tuple(float(b) for b in payload.get("offsets", (0.0,) * len(CATEGORIES)))  # none before Dec 7
+    offsets = tuple(float(b) for b in payload.get("offsets", NO_OFFSETS))
     return RegionModel(
         net.eval(), float(payload["coord_scale"]), RegionConfig(**payload["regions"]), payload["metrics"], offsets
     )
@@ -297,11 +296,7 @@ def load_region_model(path: str | Path) -> RegionModel:
 def main(argv: list[str] | None = None) -> int:
     """python -m surrogate.region_net --manifest M --model hemodynamics.pt -o regions.pt"""
     import argparse
-    import json
-
-    from cfdgen.atomic import write_json
-    from surrogate.artifact import load_model
-    from surrogate.data import load_clouds
+    import sys
 
     p = argparse.ArgumentParser(prog="python -m surrogate.region_net", description=__doc__.split("\n\n")[0])
     p.add_argument("--manifest", required=True)
@@ -316,6 +311,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("-o", "--out", required=True, help="region model file (.pt); the report goes beside it (.json)")
     args = p.parse_args(argv)
+    try:
+        return _run(args)
+    except IahemoError as exc:  # a missing or foreign model/manifest file: one line, not a traceback
+        print(f"python -m surrogate.region_net: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    import json
+
+    from cfdgen.atomic import write_json
+    from surrogate.artifact import load_model
+    from surrogate.data import load_clouds
+
     model = load_model(args.model)
     clouds = load_clouds(args.manifest)
     if args.calibrate:

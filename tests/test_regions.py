@@ -108,3 +108,12 @@ def test_decision_offsets_undo_a_network_that_marks_too_much():
     labels = (logits + np.asarray(offsets)).argmax(-1)
     assert iou(labels, truth, 2) == 1.0 and iou(labels, truth, 1) == 1.0
     assert fit_offsets(Scores(), [example(np.zeros(n, dtype=bool))]) == (0.0, 0.0, 0.0)
+
+
+def test_region_model_command_names_a_missing_file_in_one_line(tmp_path, capsys):
+    from surrogate.region_net import main
+
+    argv = ["--manifest", str(tmp_path / "manifest.json"), "--model", str(tmp_path / "none.pt"), "-o", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none.pt" in err and "Traceback" not in err
